@@ -1,0 +1,1 @@
+"""CloudFree engine: everything that reads, tiles, infers and writes, without QGIS."""

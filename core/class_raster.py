@@ -1,0 +1,69 @@
+"""Finishing a class raster: buffer, count, and publish it with its style.
+
+Shared by the model-based mask and the SCL mask so that both give the same
+classes, the same buffer and the same cover figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from .errors import InputError
+from .grid import Grid
+from .model_card import MASK_CLASSES, NODATA_CLASS
+from .morphology import buffer_classes
+from .outputs import MASK_STYLE, OutputSet
+
+STRIP_ROWS = 1024
+CLASS_DESCRIPTION = "CloudFree classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data"
+
+
+@dataclass(frozen=True)
+class CoverStats:
+    """Pixel counts of the final mask; percentages are of valid (not no-data) pixels."""
+
+    counts: dict
+    valid: int
+
+    def percent(self, *classes: int) -> float:
+        return 100.0 * sum(self.counts.get(c, 0) for c in classes) / self.valid if self.valid else 0.0
+
+    @property
+    def cloud_percent(self) -> float:
+        return self.percent(1, 2)
+
+    @property
+    def shadow_percent(self) -> float:
+        return self.percent(3)
+
+
+def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int) -> CoverStats:
+    """Buffer the raw classes window by window (with halo rows) and count the result."""
+    counts = np.zeros(256, np.int64)
+    if buffer_px > 0:
+        writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+    with rasterio.open(raw) as src:
+        for y in range(0, grid.height, STRIP_ROWS):
+            h = min(STRIP_ROWS, grid.height - y)
+            if buffer_px > 0:
+                top, bottom = max(0, y - buffer_px), min(grid.height, y + h + buffer_px)
+                block = src.read(1, window=Window(0, top, grid.width, bottom - top))
+                block = buffer_classes(block, buffer_px)[y - top:y - top + h]
+                writer.write(block, Window(0, y, grid.width, h))
+            else:
+                block = src.read(1, window=Window(0, y, grid.width, h))
+            counts += np.bincount(block.ravel(), minlength=256)
+    if buffer_px > 0:
+        writer.close()
+        raw = writer.path
+    valid = int(counts[list(MASK_CLASSES)].sum())
+    if valid == 0:
+        raise InputError(
+            "Every pixel of the input is no data (zero or the raster's no-data value in all bands); "
+            "check the band mapping and that the layer covers imagery.")
+    outputs.publish(raw, final, "NEAREST", MASK_STYLE)
+    return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid)

@@ -1,0 +1,39 @@
+"""Exceptions of the engine.
+
+Each subclasses the builtin that fits (ValueError for bad input, OSError for
+unreadable files) so callers that already catch those keep working, and each
+message says what the user should change.  The QGIS algorithms turn them into
+QgsProcessingException; the command line prints them without a traceback.
+"""
+
+
+class CloudFreeError(Exception):
+    """Base class: every error the engine raises on purpose."""
+
+
+class InputError(CloudFreeError, ValueError):
+    """The input raster or product cannot be used as given."""
+
+
+class BandMappingError(InputError):
+    """The band mapping does not fit the input or the model."""
+
+
+class SafeProductError(InputError):
+    """The path is not a readable Sentinel-2 .SAFE product."""
+
+
+class ModelCardError(CloudFreeError, ValueError):
+    """The model card does not match its ONNX file or the input."""
+
+
+class RuntimeUnavailableError(CloudFreeError, RuntimeError):
+    """The requested inference runtime or device is not installed or not usable."""
+
+
+class UnreadableFileError(CloudFreeError, OSError):
+    """A file exists but cannot be opened or read."""
+
+
+class Cancelled(CloudFreeError):
+    """The user cancelled the run; no output is left behind."""

@@ -1,0 +1,49 @@
+"""Deciding what an input is (.SAFE product or plain raster) and opening its bands."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+from .bands import PRESETS, parse_mapping, preset_mapping
+from .errors import BandMappingError, InputError
+from .safe import open_safe
+from .sources import RasterLayerSource, SafeSource, open_raster
+
+_PRESET_BY_COUNT = {len(bands): name for name, bands in PRESETS.items()}
+
+
+def is_safe_input(path: str | Path) -> bool:
+    """True for a .SAFE folder, a .zip, or an MTD_MSIL*.xml file."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    return p.suffix.lower() in (".zip", ".safe") or (p.suffix.lower() == ".xml" and p.name.upper().startswith("MTD_MSIL"))
+
+
+def raster_mapping(path: str, band_count: int, preset: Optional[str], mapping: Optional[str]) -> Dict[str, int]:
+    """The band mapping for a plain raster: explicit, preset, or guessed from the band count."""
+    if mapping:
+        return parse_mapping(mapping)
+    if preset:
+        return preset_mapping(preset)
+    if band_count in _PRESET_BY_COUNT:
+        return preset_mapping(_PRESET_BY_COUNT[band_count])
+    raise BandMappingError(
+        f"{Path(path).name} has {band_count} bands, which matches no preset (13 = L1C, 12 = L2A, "
+        "4 = B/G/R/NIR); give a band mapping such as 'B02=1, B03=2, B04=3, B08=4'.")
+
+
+def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optional[int],
+                     band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
+                     dn_scale: Optional[float] = None, dn_offset: float = 0.0):
+    """A windowed reflectance reader for the bands a model needs."""
+    if not str(path):
+        raise InputError("No input given; choose a raster layer or a .SAFE product.")
+    if not Path(path).exists() and not str(path).startswith("/vsi"):
+        raise InputError(f"The input {path} does not exist.")
+    if is_safe_input(path):
+        return SafeSource(open_safe(path), bands, resolution_m or 20)
+    with open_raster(str(path)) as ds:
+        count = ds.count
+    mapping = raster_mapping(str(path), count, band_preset, band_mapping)
+    return RasterLayerSource(str(path), mapping, bands, resolution_m, dn_scale, dn_offset)

@@ -1,0 +1,167 @@
+"""Cloud and shadow masking with a U-Net: tiled inference with blended overlaps.
+
+The scene is processed one row of patches at a time.  A rolling accumulator
+one patch high holds the weighted class scores; rows no later patch can touch
+are normalised, turned into classes and written at once, so memory depends on
+the scene width and patch size, never on the scene height.  The next row of
+patches is read on a worker thread while the current one is inferred.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Protocol, Tuple
+
+import numpy as np
+from rasterio.windows import Window
+
+from .class_raster import CLASS_DESCRIPTION, CoverStats, finish_class_raster
+from .errors import InputError
+from .grid import Grid
+from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
+from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
+from .progress import Feedback
+from .runtime import Predictor
+from .tiling import fit_patch_size, patch_starts, patch_weights
+
+
+class BandSource(Protocol):
+    grid: Grid
+    bands: List[str]
+    description: str
+
+    def read(self, window: Window) -> Tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    mask_path: Path
+    confidence_path: Optional[Path]
+    stats: CoverStats
+    model: str
+    runtime: str
+    patch_size: int
+    overlap: int
+    seconds: float
+
+    @property
+    def cloud_percent(self) -> float:
+        return self.stats.cloud_percent
+
+    @property
+    def shadow_percent(self) -> float:
+        return self.stats.shadow_percent
+
+
+def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap: Optional[int]) -> Tuple[int, int]:
+    """Patch and overlap: the card's by default (shrunk for small rasters), the user's if given."""
+    m = card.input_multiple
+    if patch_size:
+        if patch_size % m:
+            raise InputError(f"The patch size must be a multiple of {m} for this model; {patch_size} is not.")
+        if patch_size > min(grid.width, grid.height):
+            raise InputError(
+                f"The patch size {patch_size} px is larger than the raster ({grid.width} x {grid.height} px "
+                f"at {grid.pixel_size:g} m); choose at most {(min(grid.width, grid.height) // m) * m}, "
+                "or leave it at 0 to fit it automatically.")
+        patch = patch_size
+    else:
+        patch = fit_patch_size(card.patch_size, grid.width, grid.height, m)
+    ov = card.overlap if overlap is None or overlap < 0 else overlap
+    ov = min(ov, patch // 2)
+    return patch, ov
+
+
+def normalise(data: np.ndarray, card: ModelCard) -> np.ndarray:
+    mean = np.asarray(card.mean, np.float32)[:, None, None]
+    std = np.asarray(card.std, np.float32)[:, None, None]
+    return (data - mean) / std
+
+
+def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: str | Path,
+             confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
+             overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
+             feedback: Optional[Feedback] = None) -> MaskResult:
+    """Mask one scene and write the class raster (and optional confidence) atomically."""
+    feedback = feedback or Feedback()
+    started = time.perf_counter()
+    if source.bands != card.bands:
+        raise InputError(f"The source provides {source.bands} but the model needs {card.bands}.")
+    if batch_size < 1:
+        raise InputError("The batch size must be at least 1.")
+    if buffer_px < 0:
+        raise InputError("The buffer must be 0 or more pixels.")
+    output = check_output_path(output)
+    conf_path = check_output_path(confidence) if confidence else None
+    grid = source.grid
+    patch, ov = choose_patch(card, grid, patch_size, overlap)
+    ys, xs = patch_starts(grid.height, patch, ov), patch_starts(grid.width, patch, ov)
+    k = len(MASK_CLASSES)
+    feedback.info(f"Model {card.name} ({', '.join(card.bands)} at {card.resolution_m} m) on "
+                  f"{predictor.description}; grid {grid.width} x {grid.height} px at "
+                  f"{grid.pixel_size:g} m; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches.")
+
+    weights = {(t, b, l, r): patch_weights(patch, ov, t, b, l, r)
+               for t in (False, True) for b in (False, True) for l in (False, True) for r in (False, True)}
+    acc = np.zeros((k, patch, grid.width), np.float32)
+    wsum = np.zeros((patch, grid.width), np.float32)
+    total = len(ys) * len(xs)
+    done = 0
+
+    with OutputSet() as outs, ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudfree-read") as pool:
+        raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+        conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
+                                  [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
+        read = lambda y: source.read(Window(0, y, grid.width, patch))  # noqa: E731
+        pending = pool.submit(read, ys[0])
+        for i, y in enumerate(ys):
+            data, valid = pending.result()
+            if i + 1 < len(ys):
+                pending = pool.submit(read, ys[i + 1])
+            data = normalise(data, card)
+            jobs = [x for x in xs if valid[:, x:x + patch].any()]
+            for b in range(0, len(jobs), batch_size):
+                feedback.check()
+                chunk = jobs[b:b + batch_size]
+                batch = np.stack([data[:, :, x:x + patch] for x in chunk])
+                probs = predictor(batch)
+                for x, p in zip(chunk, probs):
+                    w = weights[(y == 0, y + patch == grid.height, x == 0, x + patch == grid.width)]
+                    acc[:, :, x:x + patch] += p * w
+                    wsum[:, x:x + patch] += w
+                done += len(chunk)
+                feedback.set_progress(95.0 * done / total)
+            done += len(xs) - len(jobs)
+            last = i + 1 == len(ys)
+            rows = patch if last else ys[i + 1] - y
+            _emit(acc[:, :rows], wsum[:rows], valid[:rows], Window(0, y, grid.width, rows), raw_writer, conf_writer)
+            acc = np.roll(acc, -rows, axis=1)
+            wsum = np.roll(wsum, -rows, axis=0)
+            acc[:, patch - rows:] = 0
+            wsum[patch - rows:] = 0
+            feedback.set_progress(95.0 * done / total)
+        raw_writer.close()
+        if conf_writer:
+            conf_writer.close()
+            outs.publish(conf_writer.path, conf_path, "AVERAGE", CONFIDENCE_STYLE)
+        stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px)
+        feedback.check()
+        outs.commit()
+    feedback.set_progress(100.0)
+    return MaskResult(output, conf_path, stats, card.name, predictor.description, patch, ov,
+                      time.perf_counter() - started)
+
+
+def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw_writer, conf_writer) -> None:
+    """Normalise finished rows, write classes (255 where no data) and confidence."""
+    covered = valid & (wsum > 0)
+    probs = acc / np.maximum(wsum, 1e-12)
+    classes = probs.argmax(axis=0).astype(np.uint8)
+    classes[~covered] = NODATA_CLASS
+    raw_writer.write(classes, window)
+    if conf_writer is not None:
+        conf = np.clip(np.rint(probs * 100), 0, 100).astype(np.uint8)
+        conf[:, ~covered] = 255
+        conf_writer.write(conf, window)

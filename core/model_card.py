@@ -1,0 +1,136 @@
+"""Model cards: the JSON beside each ONNX file that says how to feed it.
+
+The engine trusts nothing about a model that its card does not state, and
+refuses a card whose sha256 does not match the file, so that a model swapped
+on disk cannot silently receive the wrong bands or scaling.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .bands import canonical_band
+from .errors import ModelCardError
+
+MASK_CLASSES: Dict[int, str] = {0: "clear", 1: "thick cloud", 2: "thin cloud", 3: "cloud shadow"}
+NODATA_CLASS = 255
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "spectral_baseline"  # until the trained U-Net is bundled (issue 3)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the engine needs to know to run one model."""
+
+    name: str
+    onnx_path: Path
+    bands: List[str]
+    resolution_m: int
+    mean: List[float]
+    std: List[float]
+    classes: Dict[int, str]
+    patch_size: int
+    overlap: int
+    input_multiple: int
+    output: str  # "probabilities" or "logits"
+    sha256: str
+    raw: Dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def torch_weights(self) -> Optional[Path]:
+        """Path of the PyTorch state dict, if the card names one (for the PyTorch engine)."""
+        arch = self.raw.get("architecture") or {}
+        name = arch.get("weights_file")
+        return (self.onnx_path.parent / name) if name else None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _require(raw: Dict[str, Any], key: str, card_path: Path) -> Any:
+    if key not in raw:
+        raise ModelCardError(f"The model card {card_path} has no '{key}'; add it (see models/README.md).")
+    return raw[key]
+
+
+def resolve_model_path(model: Optional[str]) -> Path:
+    """Turn '' / None (bundled default), a bundled name, or a path into an ONNX path."""
+    if not model:
+        model = DEFAULT_MODEL
+    path = Path(model)
+    if path.suffix.lower() not in (".onnx", ".json"):
+        path = MODELS_DIR / f"{model}.onnx"
+    if path.suffix.lower() == ".json":
+        path = path.with_suffix(".onnx")
+    if not path.is_file():
+        raise ModelCardError(
+            f"No model file at {path}; give the path of an .onnx file that has its .json card beside it.")
+    return path
+
+
+def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCard:
+    """Read and check the card of a model given by bundled name or by path."""
+    onnx_path = resolve_model_path(model)
+    card_path = onnx_path.with_suffix(".json")
+    if not card_path.is_file():
+        raise ModelCardError(
+            f"The model {onnx_path.name} has no model card; put {card_path.name} beside it "
+            "(bands, resolution_m, normalisation, classes, patch_size, overlap, sha256).")
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelCardError(f"Cannot read the model card {card_path}: {exc}") from exc
+
+    bands = [canonical_band(b) for b in _require(raw, "bands", card_path)]
+    norm = _require(raw, "normalisation", card_path)
+    mean, std = list(map(float, norm.get("mean", []))), list(map(float, norm.get("std", [])))
+    if len(mean) != len(bands) or len(std) != len(bands) or any(s <= 0 for s in std):
+        raise ModelCardError(
+            f"The model card {card_path} needs one mean and one positive std per band "
+            f"({len(bands)} bands); it has {len(mean)} and {len(std)}.")
+    classes = {int(k): str(v) for k, v in _require(raw, "classes", card_path).items()}
+    if sorted(classes) != sorted(MASK_CLASSES):
+        raise ModelCardError(
+            f"The model card {card_path} lists classes {sorted(classes)}; CloudFree masks need "
+            "exactly 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow.")
+    resolution = int(_require(raw, "resolution_m", card_path))
+    if resolution not in (10, 20, 60):
+        raise ModelCardError(f"resolution_m must be 10, 20 or 60 in {card_path}, not {resolution}.")
+    output = raw.get("output", "probabilities")
+    if output not in ("probabilities", "logits"):
+        raise ModelCardError(f"'output' must be 'probabilities' or 'logits' in {card_path}, not '{output}'.")
+    expected = str(_require(raw, "sha256", card_path)).lower()
+    if verify_hash:
+        actual = sha256_of(onnx_path)
+        if actual != expected:
+            raise ModelCardError(
+                f"The model card {card_path.name} belongs to another file: its sha256 is "
+                f"{expected[:12]}... but {onnx_path.name} hashes to {actual[:12]}... . "
+                "Use the card that was written with this model, or re-export the model.")
+    card = ModelCard(
+        name=str(raw.get("name", onnx_path.stem)), onnx_path=onnx_path, bands=bands,
+        resolution_m=resolution, mean=mean, std=std, classes=classes,
+        patch_size=int(_require(raw, "patch_size", card_path)),
+        overlap=int(raw.get("overlap", 0)), input_multiple=int(raw.get("input_multiple", 1)),
+        output=output, sha256=expected, raw=raw)
+    if card.patch_size % card.input_multiple:
+        raise ModelCardError(
+            f"patch_size {card.patch_size} in {card_path} is not a multiple of input_multiple {card.input_multiple}.")
+    return card
+
+
+def write_card(onnx_path: Path, fields: Dict[str, Any]) -> Path:
+    """Write a card for an exported model, stamping it with the file's sha256."""
+    raw = dict(fields)
+    raw["sha256"] = sha256_of(onnx_path)
+    card_path = onnx_path.with_suffix(".json")
+    card_path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+    return card_path

@@ -1,0 +1,138 @@
+"""Windowed band readers that hand the engine reflectance at the processing resolution.
+
+Both readers return float32 reflectance (DN scaled and offset as the data
+says) and a validity mask for any window of the processing grid, so memory
+depends on the window, never on the scene.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+
+from .bands import check_mapping
+from .errors import InputError, UnreadableFileError
+from .grid import Grid, scaled_window
+from .safe import SafeProduct
+
+ReadResult = Tuple[np.ndarray, np.ndarray]  # (bands x rows x cols float32, rows x cols bool valid)
+
+
+def open_raster(path: str) -> rasterio.DatasetReader:
+    try:
+        return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise UnreadableFileError(
+            f"Cannot open {path} as a raster: {exc}. Check that the file exists, is complete "
+            "and is a format GDAL reads (GeoTIFF, JP2, ...).") from exc
+
+
+def _resampling(factor: float) -> Resampling:
+    """Average when shrinking (no aliasing), bilinear when enlarging, nearest when equal."""
+    if abs(factor - 1.0) < 1e-9:
+        return Resampling.nearest
+    return Resampling.average if factor > 1 else Resampling.bilinear
+
+
+def _metre_factor(ds: rasterio.DatasetReader, resolution_m: Optional[int]) -> float:
+    """How many source pixels make one processing pixel (1 when resolution is unknown)."""
+    if resolution_m is None or ds.crs is None or not ds.crs.is_projected:
+        return 1.0
+    try:
+        unit = ds.crs.linear_units_factor[1]
+    except Exception:  # CRS without a unit: keep the native grid.
+        return 1.0
+    pixel_m = abs(ds.transform.a) * unit
+    return resolution_m / pixel_m
+
+
+class RasterLayerSource:
+    """A multi-band raster (a QGIS layer's file) with a band mapping."""
+
+    def __init__(self, path: str, mapping: Mapping[str, int], bands: Sequence[str],
+                 resolution_m: Optional[int] = None, dn_scale: Optional[float] = None,
+                 dn_offset: float = 0.0) -> None:
+        self.path = str(path)
+        self.ds = open_raster(self.path)
+        if self.ds.crs is None:
+            self.ds.close()
+            raise InputError(
+                f"{Path(self.path).name} has no coordinate reference system; assign one (Raster > "
+                "Projections > Assign Projection) so the mask can be georeferenced.")
+        self.bands = list(bands)
+        self.indexes = check_mapping(mapping, self.ds.count, self.bands)
+        self.factor = _metre_factor(self.ds, resolution_m)
+        width = max(1, int(round(self.ds.width / self.factor)))
+        height = max(1, int(round(self.ds.height / self.factor)))
+        self.grid = Grid(self.ds.crs, self.ds.transform * self.ds.transform.scale(
+            self.ds.width / width, self.ds.height / height), width, height)
+        if dn_scale is None:  # Integer rasters hold DN (x 10000); float rasters reflectance.
+            dn_scale = 10000.0 if np.issubdtype(np.dtype(self.ds.dtypes[0]), np.integer) else 1.0
+        self.dn_scale, self.dn_offset = float(dn_scale), float(dn_offset)
+        self.nodata = self.ds.nodata
+        self.description = Path(self.path).name
+
+    def read(self, window: Window) -> ReadResult:
+        fx = self.ds.width / self.grid.width
+        src, shape = scaled_window(window, fx, self.ds.width, self.ds.height)
+        raw = self.ds.read(self.indexes, window=src, out_shape=(len(self.indexes),) + shape,
+                           resampling=_resampling(fx), masked=False)
+        data = raw.astype(np.float32)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            valid = ~np.any(raw == self.nodata, axis=0)
+        else:
+            valid = np.any(data != 0, axis=0)
+        valid &= np.all(np.isfinite(data), axis=0)
+        data = (data + self.dn_offset) / self.dn_scale
+        data[:, ~valid] = 0.0
+        return data, valid
+
+    def close(self) -> None:
+        self.ds.close()
+
+
+class SafeSource:
+    """The bands of a .SAFE product, each read at the processing resolution."""
+
+    def __init__(self, product: SafeProduct, bands: Sequence[str], resolution_m: int) -> None:
+        self.product = product
+        self.bands = list(bands)
+        self.resolution_m = resolution_m
+        self.datasets: List[Tuple[rasterio.DatasetReader, float]] = []
+        try:
+            for band in self.bands:
+                path, res = product.band_file(band, resolution_m)
+                self.datasets.append((open_raster(path), resolution_m / res))
+        except Exception:
+            self.close()
+            raise
+        ref, factor = self.datasets[0]
+        width = int(round(ref.width / factor))
+        height = int(round(ref.height / factor))
+        t = ref.transform
+        from affine import Affine
+        self.grid = Grid(ref.crs, Affine(resolution_m, 0, t.c, 0, -resolution_m, t.f), width, height)
+        self.scales = [product.reflectance_scale(b) for b in self.bands]
+        self.description = product.path.name
+
+    def read(self, window: Window) -> ReadResult:
+        out = np.empty((len(self.bands), int(window.height), int(window.width)), np.float32)
+        all_zero = np.ones(out.shape[1:], bool)
+        for i, ((ds, factor), (offset, divisor)) in enumerate(zip(self.datasets, self.scales)):
+            src, shape = scaled_window(window, factor, ds.width, ds.height)
+            dn = ds.read(1, window=src, out_shape=shape, resampling=_resampling(factor))
+            all_zero &= dn == 0
+            out[i] = (dn.astype(np.float32) + offset) / divisor
+        valid = ~all_zero
+        out[:, all_zero] = 0.0
+        return out, valid
+
+    def close(self) -> None:
+        for ds, _ in self.datasets:
+            ds.close()
+        self.datasets = []

@@ -1,0 +1,1 @@
+"""Bundled models and the scripts that build them."""
