@@ -1,0 +1,39 @@
+"""Small ONNX models with known behaviour, written with their cards for tests."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from cloudfree.core.model_card import write_card
+
+CLASSES = {"0": "clear", "1": "thick cloud", "2": "thin cloud", "3": "cloud shadow"}
+
+
+def _save(model: onnx.ModelProto, path: Path, bands: Sequence[str], **card) -> Path:
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    fields = {"name": path.stem, "bands": list(bands), "resolution_m": 20,
+              "normalisation": {"mean": [0.0] * len(bands), "std": [1.0] * len(bands)},
+              "classes": CLASSES, "output": "logits", "patch_size": 64, "overlap": 16, "input_multiple": 1}
+    fields.update(card)
+    write_card(path, fields)
+    return path
+
+
+def conv_model(path: Path, bands: Sequence[str], kernel: int = 1, seed: int = 0, **card) -> Path:
+    """A single convolution to 4 class logits: translation-equivariant, with
+    zero padding at patch borders when kernel > 1 (which tiling must blend away)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 4.0, (4, len(bands), kernel, kernel)).astype(np.float32) / kernel
+    b = rng.normal(0, 0.2, 4).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[kernel // 2] * 4)
+    graph = helper.make_graph(
+        [node], path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", len(bands), "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, "h", "w"])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path, bands, **card)
