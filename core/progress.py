@@ -5,6 +5,7 @@ The algorithms adapt QgsProcessingFeedback to this; the command line adapts tqdm
 from __future__ import annotations
 
 import logging
+import sys
 
 from .errors import Cancelled
 
@@ -41,7 +42,7 @@ class TqdmFeedback(Feedback):
         self.bar.refresh()
 
     def info(self, message: str) -> None:
-        self.bar.write(message)
+        self.bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()
