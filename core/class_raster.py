@@ -41,6 +41,20 @@ class CoverStats:
         return self.percent(3)
 
 
+class CoverFigures:
+    """Cover percentages for any result that carries `stats`."""
+
+    stats: CoverStats
+
+    @property
+    def cloud_percent(self) -> float:
+        return self.stats.cloud_percent
+
+    @property
+    def shadow_percent(self) -> float:
+        return self.stats.shadow_percent
+
+
 def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int) -> CoverStats:
     """Buffer the raw classes window by window (with halo rows) and count the result."""
     counts = np.zeros(256, np.int64)

@@ -17,7 +17,7 @@ from typing import List, Optional, Protocol, Tuple
 import numpy as np
 from rasterio.windows import Window
 
-from .class_raster import CLASS_DESCRIPTION, CoverStats, finish_class_raster
+from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, finish_class_raster
 from .errors import InputError
 from .grid import Grid
 from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
@@ -36,7 +36,7 @@ class BandSource(Protocol):
 
 
 @dataclass(frozen=True)
-class MaskResult:
+class MaskResult(CoverFigures):
     mask_path: Path
     confidence_path: Optional[Path]
     stats: CoverStats
@@ -45,14 +45,6 @@ class MaskResult:
     patch_size: int
     overlap: int
     seconds: float
-
-    @property
-    def cloud_percent(self) -> float:
-        return self.stats.cloud_percent
-
-    @property
-    def shadow_percent(self) -> float:
-        return self.stats.shadow_percent
 
 
 def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap: Optional[int]) -> Tuple[int, int]:

@@ -17,7 +17,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from .class_raster import CLASS_DESCRIPTION, STRIP_ROWS, CoverStats, finish_class_raster
+from .class_raster import CLASS_DESCRIPTION, CoverFigures, STRIP_ROWS, CoverStats, finish_class_raster
 from .errors import InputError
 from .grid import Grid, scaled_window
 from .inputs import is_safe_input
@@ -38,18 +38,10 @@ SCL_TO_CLASS[3] = 3
 
 
 @dataclass(frozen=True)
-class SclResult:
+class SclResult(CoverFigures):
     mask_path: Path
     stats: CoverStats
     seconds: float
-
-    @property
-    def cloud_percent(self) -> float:
-        return self.stats.cloud_percent
-
-    @property
-    def shadow_percent(self) -> float:
-        return self.stats.shadow_percent
 
 
 def scl_to_classes(scl: np.ndarray) -> np.ndarray:
