@@ -16,6 +16,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from .errors import InputError
@@ -46,7 +47,10 @@ class StripWriter:
         self.ds = rasterio.open(
             tmp, "w", driver="GTiff", width=grid.width, height=grid.height, count=count,
             dtype=dtype, crs=grid.crs, transform=grid.transform, nodata=nodata, tiled=True,
-            blockxsize=512, blockysize=512, compress="deflate", predictor=1, BIGTIFF="IF_SAFER")
+            blockxsize=512, blockysize=512, compress="deflate", predictor=1, BIGTIFF="IF_SAFER",
+            photometric="MINISBLACK")  # several uint8 bands are data, not RGB(A) colour
+        if count > 1:
+            self.ds.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (count - 1)
         for i, text in enumerate(descriptions or [], start=1):
             self.ds.set_band_description(i, text)
 

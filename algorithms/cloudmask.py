@@ -1,0 +1,110 @@
+"""Cloud and cloud shadow mask with a U-Net model (ONNX Runtime)."""
+from __future__ import annotations
+
+from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString)
+
+from ..core.bands import PRESET_LABELS
+from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_errors
+from .feedback import QgisFeedback
+
+#: BAND_PRESET options after "Auto": the core's preset keys, in this order.
+PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn"]
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+class CloudMaskAlgorithm(CloudFreeAlgorithm):
+    BAND_PRESET = "BAND_PRESET"
+    BAND_MAPPING = "BAND_MAPPING"
+    MODEL = "MODEL"
+    DEVICE = "DEVICE"
+    BATCH_SIZE = "BATCH_SIZE"
+    PATCH_SIZE = "PATCH_SIZE"
+    OVERLAP = "OVERLAP"
+    CONFIDENCE = "CONFIDENCE"
+    RUNTIME = "RUNTIME"
+
+    STYLES = {CloudFreeAlgorithm.OUTPUT: MASK_STYLE, CONFIDENCE: CONFIDENCE_STYLE}
+
+    def name(self) -> str:
+        return "cloudmask"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Cloud and shadow mask (U-Net)")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Masks clouds and cloud shadows in Sentinel-2 imagery with a U-Net model run by ONNX Runtime.\n\n"
+            "Input: either a raster layer with Sentinel-2 bands (reflectance x 10000, as in L1C/L2A products) "
+            "or a Sentinel-2 product: a .SAFE folder, its .zip, or the MTD_MSIL1C.xml / MTD_MSIL2A.xml inside "
+            "the folder. Give exactly one of the two.\n\n"
+            "Bands of a raster layer are identified by the band preset (Auto guesses from the band count) or by "
+            "an explicit band mapping such as 'B02=1, B03=2, B04=3, B08=4', which overrides the preset.\n\n"
+            "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data. The optional "
+            "confidence raster holds the probability (0-100 %) of each class, one band per class.\n\n"
+            "Model: an .onnx file with its JSON model card beside it; empty uses the bundled default model. "
+            "Patch size 0 and overlap -1 use the model card's values.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.add_input_parameters(
+            self.tr("Input raster (Sentinel-2 bands)"),
+            self.tr("Sentinel-2 product (.SAFE folder path, .zip, or the MTD_MSIL1C.xml / MTD_MSIL2A.xml "
+                    "inside the folder)"))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BAND_PRESET, self.tr("Band preset of the input raster"),
+            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
+            optional=True))
+        self.add_resolution_parameter()
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model (.onnx with its model card; empty: bundled default)"),
+            behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, self.tr("Batch size (patches per inference call)"),
+            type=QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.PATCH_SIZE, self.tr("Patch size in pixels (0: the model card's)"),
+            type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OVERLAP, self.tr("Patch overlap in pixels (-1: the model card's)"),
+            type=QgsProcessingParameterNumber.Integer, defaultValue=-1, minValue=-1))
+        self.add_buffer_parameter()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud and shadow mask")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CONFIDENCE, self.tr("Class confidence (%)"), optional=True, createByDefault=False))
+        self.add_cover_outputs()
+        self.addOutput(QgsProcessingOutputString(self.RUNTIME, self.tr("Inference runtime used")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..core.api import cloud_mask  # deferred: loads ONNX Runtime only when the algorithm runs
+
+        source = self.input_path(parameters, context)
+        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
+        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        model = self.parameterAsFile(parameters, self.MODEL, context).strip()
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
+        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
+        self.remember_destination(self.OUTPUT, output)
+        self.remember_destination(self.CONFIDENCE, confidence)
+        with engine_errors():
+            result = cloud_mask(
+                source, output, confidence, model or None, self.resolution_m(parameters, context),
+                PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None,
+                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None,
+                overlap=overlap if overlap >= 0 else None,
+                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context),
+                feedback=QgisFeedback(feedback))
+        results = self.report_cover(result, feedback)
+        feedback.pushInfo(f"Model {result.model} on {result.runtime}, patches {result.patch_size} px "
+                          f"with {result.overlap} px overlap.")
+        results.update({self.OUTPUT: str(result.mask_path),
+                        self.CONFIDENCE: str(result.confidence_path) if result.confidence_path else None,
+                        self.RUNTIME: result.runtime})
+        return results
