@@ -25,15 +25,18 @@ def _save(model: onnx.ModelProto, path: Path, bands: Sequence[str], **card) -> P
     return path
 
 
-def conv_model(path: Path, bands: Sequence[str], kernel: int = 1, seed: int = 0, **card) -> Path:
+def conv_model(path: Path, bands: Sequence[str], kernel: int = 1, seed: int = 0, fp16: bool = False,
+               **card) -> Path:
     """A single convolution to 4 class logits: translation-equivariant, with
-    zero padding at patch borders when kernel > 1 (which tiling must blend away)."""
+    zero padding at patch borders when kernel > 1 (which tiling must blend away).
+    With fp16, weights, input and output are half precision (as a GPU export)."""
     rng = np.random.default_rng(seed)
-    w = rng.normal(0, 4.0, (4, len(bands), kernel, kernel)).astype(np.float32) / kernel
-    b = rng.normal(0, 0.2, 4).astype(np.float32)
+    dtype, onnx_type = (np.float16, TensorProto.FLOAT16) if fp16 else (np.float32, TensorProto.FLOAT)
+    w = (rng.normal(0, 4.0, (4, len(bands), kernel, kernel)) / kernel).astype(dtype)
+    b = rng.normal(0, 0.2, 4).astype(dtype)
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[kernel // 2] * 4)
     graph = helper.make_graph(
-        [node], path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", len(bands), "h", "w"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, "h", "w"])],
+        [node], path.stem, [helper.make_tensor_value_info("x", onnx_type, ["n", len(bands), "h", "w"])],
+        [helper.make_tensor_value_info("y", onnx_type, ["n", 4, "h", "w"])],
         initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path, bands, **card)

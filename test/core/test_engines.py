@@ -7,7 +7,7 @@ from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import RuntimeUnavailableError
 from cloudfree.core.model_card import write_card
 from cloudfree.core.runtime import choose_providers
-from onnx_models import CLASSES
+from onnx_models import CLASSES, conv_model
 
 BANDS = ["B02", "B03", "B04", "B08"]
 
@@ -60,3 +60,17 @@ def test_provider_order_and_cuda_errors():
     assert choose_providers("auto", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     with pytest.raises(RuntimeUnavailableError, match="onnxruntime-gpu"):
         choose_providers("cuda", ["CPUExecutionProvider"])
+
+
+def test_fp16_model_runs_and_matches_its_fp32_twin(tmp_path):
+    """fp16 exports take half-precision input; the engine casts to what the model declares."""
+    from conftest import SAMPLE
+    conf = {}
+    for fp16 in (False, True):
+        model = conv_model(tmp_path / f"m{int(fp16)}.onnx", BANDS, kernel=3, seed=1, fp16=fp16)
+        cloud_mask(SAMPLE, tmp_path / f"m{int(fp16)}.tif", tmp_path / f"c{int(fp16)}.tif", model=str(model),
+                   resolution_m=20, device="cpu")
+        with rasterio.open(tmp_path / f"c{int(fp16)}.tif") as c:
+            conf[fp16] = c.read().astype(int)
+    assert np.abs(conf[True] - conf[False]).max() <= 2
+    assert (conf[True].argmax(axis=0) == conf[False].argmax(axis=0)).mean() > 0.99
