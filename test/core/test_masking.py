@@ -171,3 +171,32 @@ def test_safe_zip_gives_the_same_mask_as_the_folder(safe_l1c, tmp_path):
         assert np.array_equal(x.read(1), y.read(1)) and x.transform == y.transform
         assert x.crs.to_epsg() == 32633 and (x.width, x.height) == (768, 384)
     assert a.stats == b.stats
+
+
+def test_l2a_layer_export_masks_like_its_safe(safe_l2a_offset, tmp_path):
+    """A 12-band L2A export of a baseline-05.09 product (DN with +1000, so dn_offset -1000)
+    gives the same mask as the product itself: band preset guessed from the band count."""
+    from rasterio.windows import Window
+
+    from cloudfree.core.bands import L2A_BANDS
+    from cloudfree.core.safe import open_safe
+    from cloudfree.core.sources import SafeSource
+
+    src = SafeSource(open_safe(safe_l2a_offset), L2A_BANDS, 20)
+    try:
+        refl, _ = src.read(Window(0, 0, src.grid.width, src.grid.height))
+        grid = src.grid
+    finally:
+        src.close()
+    export = tmp_path / "l2a_export.tif"
+    dn = np.rint(refl * 10000 + 1000).astype(np.uint16)
+    with rasterio.open(export, "w", driver="GTiff", width=grid.width, height=grid.height, count=12,
+                       dtype="uint16", crs=grid.crs, transform=grid.transform) as dst:
+        dst.write(dn)
+    a = cloud_mask(safe_l2a_offset, tmp_path / "safe.tif", resolution_m=20)
+    b = cloud_mask(export, tmp_path / "layer.tif", resolution_m=20, dn_offset=-1000)
+    with rasterio.open(tmp_path / "safe.tif") as x, rasterio.open(tmp_path / "layer.tif") as y:
+        assert x.transform == y.transform and x.crs == y.crs
+        agree = (x.read(1) == y.read(1)).mean()
+    assert agree > 0.999  # DN rounding only
+    assert abs(a.cloud_percent - b.cloud_percent) < 0.1
