@@ -118,14 +118,12 @@ def open_safe(path: str | Path) -> SafeProduct:
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            inner = [n for n in names if _MTD_RE.search(n)]
             roots = {PurePosixPath(n).parts[0] for n in names if "/" in n}
             top = sorted(roots)[0] if len(roots) == 1 else ""
             rel = [n[len(top) + 1:] if top and n.startswith(top + "/") else n for n in names]
             mtd_name = _find_mtd(rel, str(path))
             xml_bytes = zf.read(f"{top}/{mtd_name}" if top else mtd_name)
         prefix = f"/vsizip/{path}/{top}" if top else f"/vsizip/{path}"
-        del inner
     else:
         raise SafeProductError(
             f"{path} is neither a .SAFE folder nor a zip archive; give the product as downloaded.")

@@ -11,6 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
@@ -115,7 +116,6 @@ class SafeSource:
         width = int(round(ref.width / factor))
         height = int(round(ref.height / factor))
         t = ref.transform
-        from affine import Affine
         self.grid = Grid(ref.crs, Affine(resolution_m, 0, t.c, 0, -resolution_m, t.f), width, height)
         self.scales = [product.reflectance_scale(b) for b in self.bands]
         self.description = product.path.name
