@@ -10,7 +10,7 @@ from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_err
 from .feedback import QgisFeedback
 
 #: BAND_PRESET options after "Auto": the core's preset keys, in this order.
-PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn"]
+PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn", "rgb"]
 DEVICES = ["auto", "cpu", "cuda"]
 
 
@@ -43,7 +43,9 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "an explicit band mapping such as 'B02=1, B03=2, B04=3, B08=4', which overrides the preset.\n\n"
             "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data. The optional "
             "confidence raster holds the probability (0-100 %) of each class, one band per class.\n\n"
-            "Model: an .onnx file with its JSON model card beside it; empty uses the bundled default model. "
+            "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
+            "bands the input has: cloudfree_s2 (10 bands B02-B12, for .SAFE products and full exports), "
+            "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran. "
             "Patch size 0 and overlap -1 use the model card's values.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
@@ -59,7 +61,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             optional=True))
         self.add_resolution_parameter()
         self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model (.onnx with its model card; empty: bundled default)"),
+            self.MODEL, self.tr("Model (.onnx with its model card; empty: best bundled model for the input bands)"),
             behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=0))

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from .inputs import open_band_source
+from .inputs import available_bands, open_band_source
 from .masking import MaskResult, run_mask
-from .model_card import load_card
+from .model_card import AUTO_MODEL, choose_bundled_model, load_card
 from .progress import Feedback
 from .runtime import make_predictor
 from .scl import SclResult, scl_mask
@@ -23,10 +23,14 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
                buffer_px: int = 0, feedback: Optional[Feedback] = None) -> MaskResult:
     """Mask clouds and shadows of a raster or .SAFE product with a U-Net model.
 
-    `model` is a bundled model name or an .onnx path with its card beside it
-    (None: the bundled default).  Patch size and overlap default to the card's.
+    `model` is a bundled model name or an .onnx path with its card beside it;
+    None or "auto" picks the best bundled model for the bands the input has.
+    Patch size and overlap default to the card's.
     """
     feedback = feedback or Feedback()
+    if not model or model == AUTO_MODEL:
+        model = choose_bundled_model(available_bands(input, band_preset, band_mapping))
+        feedback.info(f"Model chosen for the input's bands: {model}")
     card = load_card(model)
     if resolution_m and resolution_m != card.resolution_m:
         feedback.info(f"Note: {card.name} was trained at {card.resolution_m} m; processing at {resolution_m} m.")

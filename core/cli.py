@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import List, Optional
 
 from .bands import PRESETS
-from .errors import CloudFreeError
+from .errors import CloudFreeError, InputError
 from .model_card import MODELS_DIR, load_card
 from .progress import TqdmFeedback
 from .runtime import DEVICES
+from .synthetic import TRAIN_BANDS
+
+MODEL_BANDS = {"s2": TRAIN_BANDS, "bgrn": ["B02", "B03", "B04", "B08"], "rgb": ["B02", "B03", "B04"]}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -43,7 +46,77 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sc)
     sc.add_argument("--scl-band", type=int, default=1, help="band number of SCL in a plain raster (default 1)")
     sub.add_parser("models", help="list the bundled models")
+    _training_parsers(sub)
     return parser
+
+
+def _training_parsers(sub) -> None:
+    pr = sub.add_parser("prepare", help="build a training set (.npz) from L2A products (SCL labels) or labelled rasters")
+    pr.add_argument("-o", "--output", required=True, type=Path, help="training set to write (.npz)")
+    pr.add_argument("--scl", nargs="*", default=[], help="L2A .SAFE products labelled by their SCL")
+    pr.add_argument("--image", action="append", default=[], help="image raster or .SAFE (repeat; pairs with --labels)")
+    pr.add_argument("--labels", action="append", default=[], help="label raster for the --image at the same position")
+    pr.add_argument("--label-classes", default="cloudfree", help="label coding: 'cloudfree' (0-3) or 'value=class,...'")
+    pr.add_argument("--bands", choices=sorted(PRESETS), help="band preset of the image rasters")
+    pr.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20)
+    tr = sub.add_parser("train", help="train or fine-tune a U-Net on prepared training sets; writes ONNX + card")
+    tr.add_argument("training_sets", nargs="+", type=Path)
+    tr.add_argument("-o", "--output", required=True, type=Path, help="model to write (.onnx); _fp16.onnx is written beside it")
+    tr.add_argument("--model-bands", default="s2", choices=sorted(MODEL_BANDS), help="band set of a new model")
+    tr.add_argument("--base-model", help="bundled name or .onnx to fine-tune (its bands are used)")
+    tr.add_argument("--validation-place", action="append", default=[], help="place held out for early stopping")
+    tr.add_argument("--epochs", type=int, default=10)
+    tr.add_argument("--steps", type=int, default=100, help="steps per epoch")
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--patience", type=int, default=5)
+    tr.add_argument("--minutes", type=float, help="time budget")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", choices=DEVICES, default="auto")
+    tr.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20)
+    ev = sub.add_parser("evaluate", help="score class masks against reference rasters (pooled)")
+    ev.add_argument("--mask", action="append", required=True, help="CloudFree class raster (repeat)")
+    ev.add_argument("--reference", action="append", required=True, help="reference raster (repeat, same order)")
+    ev.add_argument("--reference-classes", default="cloudfree",
+                    help="coding of the references: cloudfree, cloud_binary, shadow_binary, scl, ukis, or 'value=class,...'")
+    ev.add_argument("--table", help="write the scores to this .csv or .json")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+
+def _run_training_command(args, feedback) -> int:
+    from .label_sources import scene_from_label_raster, scene_from_scl
+    from .training_data import save_scenes
+    if args.command == "prepare":
+        if len(args.image) != len(args.labels):
+            raise InputError(f"Give one --labels per --image ({len(args.image)} images, {len(args.labels)} label rasters).")
+        if not args.scl and not args.image:
+            raise InputError("Nothing to prepare: give --scl products or --image/--labels pairs.")
+        scenes = [scene_from_scl(p, args.resolution) for p in args.scl]
+        scenes += [scene_from_label_raster(i, lab, args.resolution, args.label_classes, args.bands)
+                   for i, lab in zip(args.image, args.labels)]
+        save_scenes(args.output, scenes)
+        print(f"Training set written: {args.output} ({len(scenes)} scenes)")
+        return 0
+    if args.command == "train":
+        from .train_model import train_model
+        from .training import TrainConfig
+        if args.output.suffix.lower() != ".onnx":
+            raise InputError(f"The model output must end in .onnx, not '{args.output.name}'.")
+        config = TrainConfig(bands=list(MODEL_BANDS[args.model_bands]), resolution_m=args.resolution,
+                             batch_size=args.batch_size, steps_per_epoch=args.steps, max_epochs=args.epochs,
+                             patience=args.patience, seed=args.seed, validation_places=args.validation_place,
+                             device=args.device, max_minutes=args.minutes)
+        if args.base_model:
+            config.bands = load_card(args.base_model).bands
+        model = train_model(args.training_sets, args.output.parent, args.output.stem, config,
+                            init_model=args.base_model, feedback=feedback)
+        print(f"Model written: {model.onnx_fp32} (fp16: {model.onnx_fp16})")
+        return 0
+    from .evaluation import evaluate_rasters, format_table, write_scores
+    scores = evaluate_rasters(args.mask, args.reference, args.reference_classes).scores()
+    if args.table:
+        write_scores(scores, args.table)
+    print(json.dumps(scores, indent=2) if args.json else format_table(scores, f"{len(args.mask)} mask(s)"))
+    return 0
 
 
 def _report(result, as_json: bool) -> None:
@@ -74,8 +147,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{onnx.stem}: bands {' '.join(card.bands)} at {card.resolution_m} m, patch {card.patch_size}")
         return 0
     from .api import cloud_mask, scl_mask  # deferred: keeps `--help` fast
-    feedback = TqdmFeedback(f"{args.command} {Path(args.input).name}")
+    feedback = TqdmFeedback(f"{args.command} {Path(getattr(args, 'input', '') or '').name}".strip())
     try:
+        if args.command in ("prepare", "train", "evaluate"):
+            code = _run_training_command(args, feedback)
+            feedback.close()
+            return code
         if args.command == "cloudmask":
             result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
                                 args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,

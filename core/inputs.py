@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .bands import PRESETS, parse_mapping, preset_mapping
 from .errors import BandMappingError, InputError
@@ -30,7 +30,22 @@ def raster_mapping(path: str, band_count: int, preset: Optional[str], mapping: O
         return preset_mapping(_PRESET_BY_COUNT[band_count])
     raise BandMappingError(
         f"{Path(path).name} has {band_count} bands, which matches no preset (13 = L1C, 12 = L2A, "
-        "4 = B/G/R/NIR); give a band mapping such as 'B02=1, B03=2, B04=3, B08=4'.")
+        "4 = B/G/R/NIR, 3 = R/G/B); give a band mapping such as 'B02=1, B03=2, B04=3, B08=4'.")
+
+
+def available_bands(path: str | Path, band_preset: Optional[str] = None,
+                    band_mapping: Optional[str] = None) -> List[str]:
+    """The Sentinel-2 bands an input provides (for choosing a model)."""
+    if not str(path):
+        raise InputError("No input given; choose a raster layer or a .SAFE product.")
+    if not Path(path).exists() and not str(path).startswith("/vsi"):
+        raise InputError(f"The input {path} does not exist.")
+    if is_safe_input(path):
+        return [b for b in open_safe(path).files if b != "SCL"]
+    with open_raster(str(path)) as ds:
+        count = ds.count
+    mapping = raster_mapping(str(path), count, band_preset, band_mapping)
+    return [b for b, i in mapping.items() if i <= count]
 
 
 def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optional[int],

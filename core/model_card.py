@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .bands import canonical_band
 from .errors import ModelCardError
@@ -18,7 +18,22 @@ from .errors import ModelCardError
 MASK_CLASSES: Dict[int, str] = {0: "clear", 1: "thick cloud", 2: "thin cloud", 3: "cloud shadow"}
 NODATA_CLASS = 255
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "spectral_baseline"  # until the trained U-Net is bundled (issue 3)
+#: Bundled models, best first; "auto" picks the first whose bands the input has.
+BUNDLED_MODELS = ["cloudfree_s2", "cloudfree_bgrn", "cloudfree_rgb"]
+DEFAULT_MODEL = BUNDLED_MODELS[0]
+AUTO_MODEL = "auto"
+
+
+def choose_bundled_model(available_bands: Sequence[str]) -> str:
+    """The best bundled model for the bands an input provides, or an error naming what is missing."""
+    have = set(available_bands)
+    for name in BUNDLED_MODELS:
+        card_path = MODELS_DIR / f"{name}.json"
+        if card_path.is_file() and set(json.loads(card_path.read_text(encoding="utf-8"))["bands"]) <= have:
+            return name
+    raise ModelCardError(
+        f"No bundled model runs on bands {', '.join(sorted(have)) or '(none)'}; the smallest needs B02, B03 "
+        "and B04 (blue, green, red). Give a band mapping that names them.")
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ def _require(raw: Dict[str, Any], key: str, card_path: Path) -> Any:
 
 def resolve_model_path(model: Optional[str]) -> Path:
     """Turn '' / None (bundled default), a bundled name, or a path into an ONNX path."""
-    if not model:
+    if not model or model == AUTO_MODEL:
         model = DEFAULT_MODEL
     path = Path(model)
     if path.suffix.lower() not in (".onnx", ".json"):

@@ -1,0 +1,85 @@
+"""Train, export and card a model in one call: what the CLI, QGIS and models/ use."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .export import export_model
+from .model_card import load_card
+from .progress import Feedback
+from .training import TrainConfig, Trainer
+from .training_data import Scene, load_scenes
+
+INFERENCE_PATCH = 512
+INFERENCE_OVERLAP = 64
+
+
+@dataclass
+class TrainedModel:
+    onnx_fp32: Path
+    onnx_fp16: Path
+    summary: Dict
+
+
+def _training_data_record(scenes: Sequence[Scene]) -> List[Dict]:
+    seen: Dict[str, Dict] = {}
+    for s in scenes:
+        entry = seen.setdefault(s.record.place, {"place": s.record.place, "scenes": 0, "label_sources": set(),
+                                                 "licences": set()})
+        entry["scenes"] += 1
+        entry["label_sources"].add(s.record.label_source)
+        entry["licences"].add(s.record.licence)
+    return [{**e, "label_sources": sorted(e["label_sources"]), "licences": sorted(e["licences"])}
+            for e in seen.values()]
+
+
+def train_model(training_sets: Sequence[Path], output_dir: Path, name: str, config: TrainConfig,
+                workdir: Optional[Path] = None, init_model: Optional[str] = None,
+                feedback: Optional[Feedback] = None, extra_card: Optional[Dict] = None) -> TrainedModel:
+    """Train on prepared scene sets, export fp32 and fp16 ONNX with cards into output_dir.
+
+    `init_model` (a bundled name or .onnx path whose card names PyTorch
+    weights) starts from that model's weights: fine-tuning.
+    """
+    feedback = feedback or Feedback()
+    scenes = load_scenes([Path(p) for p in training_sets])
+    init_weights = None
+    if init_model:
+        base = load_card(init_model)
+        if base.bands != list(config.bands):
+            raise InputError(f"The model {base.name} takes {', '.join(base.bands)}; fine-tuning it needs the "
+                             f"same bands, not {', '.join(config.bands)}.")
+        init_weights = base.torch_weights
+        if init_weights is None or not init_weights.is_file():
+            raise InputError(f"The model {base.name} has no PyTorch weights beside it, so it cannot be fine-tuned.")
+        config.architecture = {k: v for k, v in base.raw["architecture"].items() if k != "weights_file"}
+    workdir = Path(workdir or Path(output_dir) / f".{name}_training")
+    trainer = Trainer(config, scenes, workdir, feedback, init_weights)
+    summary = trainer.fit()
+    mean, std = summary["mean"], summary["std"]
+    sample = trainer.val_x[:2]
+    sample = (sample - np.asarray(mean, np.float32)[None, :, None, None]) / np.asarray(std, np.float32)[None, :, None, None]
+    card = {
+        "kind": "U-Net (segmentation-models-pytorch), trained by CloudFree",
+        "bands": list(config.bands), "resolution_m": config.resolution_m,
+        "normalisation": {"mean": mean, "std": std,
+                          "input": "top-of-atmosphere or surface reflectance (DN / 10000 after the product offset)"},
+        "patch_size": INFERENCE_PATCH, "overlap": INFERENCE_OVERLAP, "input_multiple": 16,
+        "architecture": dict(config.architecture),
+        "training": {"config": {k: v for k, v in asdict(config).items() if k != "architecture"},
+                     "epochs_run": summary["epochs"], "best_epoch": summary["best_epoch"],
+                     "train_places": summary["train_places"], "validation_places": summary["validation_places"],
+                     "fine_tuned_from": init_model or None},
+        "training_data": _training_data_record(scenes),
+        "metrics": {"validation_patches (held-out places, synthetic and teacher labels)": summary["validation"]},
+        "licence": "MIT (this repository); training data licences listed in training_data",
+    }
+    card.update(extra_card or {})
+    written = export_model(trainer.model, Path(output_dir), name, card, sample.astype(np.float32))
+    feedback.info(f"Wrote {written['fp32']} and {written['fp16']} (validation: cloud BA "
+                  f"{summary['validation']['cloud_ba']:.3f}, shadow BA {summary['validation']['shadow_ba']:.3f})")
+    return TrainedModel(written["fp32"], written["fp16"], summary)

@@ -1,0 +1,159 @@
+"""Build the training set of the bundled models from the real data in ../shared/data.
+
+    .venv/bin/python -m cloudfree.models.prepare_training_data out/training/scenes.npz
+
+What goes in (every scene keeps its place, so training can hold places out):
+- clear real scenes that get synthetic clouds and shadows at every draw
+  (label source "synthetic"); real clouds already in them are labelled by
+  the teachers first: T33UUU (L1C, 2017-02), DSen2's T33UUB (L1C, 2017-05)
+  and T49JGM (L1C, 2017-10), the clear scene of daleroberts/s2cloudmask,
+  the clear eo-learn dates (L1C, 2015) and the BigEarthNet patches (L2A);
+- real cloudy scenes labelled by the teachers ukis-csmask and, where all
+  its bands exist, s2cloudless ("teacher"): the eo-learn cloudy dates, the
+  30-date stack of daleroberts/s2cloudmask and the SEN12MS-CR cloudy patch.
+
+What stays out: every human-labelled scene (the DrivenData chips, the
+ukis-csmask test patch, the Layton shadow labels). They are the test sets.
+Needs the teachers: `make teachers`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import rasterio
+
+from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.synthetic import TRAIN_BANDS
+from cloudfree.core.teachers import s2cloudless_probability, teacher_labels
+from cloudfree.core.training_data import Scene, SceneRecord, save_scenes
+
+DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def mean_2x2(a: np.ndarray) -> np.ndarray:
+    """Down-sample (..., H, W) by 2 with a 2x2 mean (the 20 m grid of 10 m bands)."""
+    h, w = a.shape[-2] // 2 * 2, a.shape[-1] // 2 * 2
+    a = a[..., :h, :w]
+    return a.reshape(*a.shape[:-2], h // 2, 2, w // 2, 2).mean(axis=(-3, -1))
+
+
+def cube(bands_present: List[str], arrays: List[np.ndarray]) -> np.ndarray:
+    """A TRAIN_BANDS cube with NaN for the bands a source lacks."""
+    h, w = arrays[0].shape
+    out = np.full((len(TRAIN_BANDS), h, w), np.nan, np.float32)
+    for b, a in zip(bands_present, arrays):
+        if b in TRAIN_BANDS:
+            out[TRAIN_BANDS.index(b)] = a
+    return out
+
+
+def labelled(name: str, place: str, source: str, pixel_m: float, level: str, licence: str,
+             refl: np.ndarray, s2c_prob=None) -> Scene:
+    label = teacher_labels(refl, TRAIN_BANDS, level, s2c_prob)
+    if source == "synthetic":  # a teacher's shadow on a clear scene is mostly dark ground: leave it unknown
+        label[label == 3] = 255
+    return Scene(SceneRecord(name, place, source, pixel_m, level, licence), refl, label)
+
+
+def t33uuu() -> List[Scene]:
+    folder = DATA / "s2_l1c_t33uuu_jp2"
+    arrays = []
+    for b in TRAIN_BANDS:  # read like the engine does: the JPEG 2000 reduced-resolution level
+        with rasterio.open(next(folder.glob(f"*_{b}.jp2"))) as ds:
+            arrays.append(ds.read(1, out_shape=(768, 384)).astype(np.float32) / 1e4)
+    refl = np.stack(arrays)
+    return [labelled("T33UUU_20170216", "T33UUU", "synthetic", 20, "L1C", "MIT (benmack/eo-box)", refl)]
+
+
+def dsen2() -> List[Scene]:
+    scenes = []
+    for path in sorted((DATA / "s2_l1c_dsen2").glob("*.npz")):
+        z = np.load(path)
+        ten = dict(zip(["B02", "B03", "B04", "B08"], mean_2x2(z["im10"].transpose(2, 0, 1) if z["im10"].shape[-1] == 4 else z["im10"])))
+        im20 = z["im20"].transpose(2, 0, 1) if z["im20"].shape[-1] == 6 else z["im20"]
+        twenty = dict(zip(["B05", "B06", "B07", "B8A", "B11", "B12"], im20))
+        both = {**ten, **twenty}
+        refl = cube(list(both), [both[b] / 1e4 for b in both])
+        tile = path.stem.split("_")[-1]
+        scenes.append(labelled(path.stem, tile, "synthetic", 20, "L1C", "CC BY 4.0 (lanha/DSen2 data)", refl))
+    return scenes
+
+
+def wright() -> List[Scene]:
+    z = np.load(DATA / "s2_timeseries_wright" / "wright_stack_and_clear.npz")
+    names = [str(b) for b in z["band_names"]]
+    licence = "Apache-2.0 (daleroberts/s2cloudmask)"
+    clear = mean_2x2(np.moveaxis(z["clear_yxb"], -1, 0).astype(np.float32))
+    scenes = [labelled("wright_clear", "wright", "synthetic", 20, "L2A", licence, cube(names, list(clear)))]
+    stack = z["stack_yxbt"].astype(np.float32) / 1e4
+    for t in range(stack.shape[-1]):
+        refl = cube(names, list(np.moveaxis(stack[..., t], -1, 0)))
+        if np.isfinite(refl[0]).mean() < 0.99:
+            continue
+        scenes.append(labelled(f"wright_date{t:02d}", "wright", "teacher", 10, "L2A", licence, refl))
+    return scenes
+
+
+def eolearn() -> List[Scene]:
+    folder = DATA / "s2_l1c_timeseries_eolearn"
+    frames = np.load(folder / "REFERENCE_SCENES.npy")  # (5, H, W, 13) TOA reflectance, ALL_BANDS order
+    licence = "MIT (sentinel-hub/eo-learn)"
+    scenes = []
+    for i in range(frames.shape[0]):
+        bands = np.moveaxis(frames[i], -1, 0).astype(np.float32)
+        refl = cube(ALL_BANDS, list(bands))
+        prob = s2cloudless_probability(bands, ALL_BANDS)
+        source = "teacher" if i < 2 else "synthetic"  # frames 0 and 1 are the cloudy dates
+        scenes.append(labelled(f"eolearn_frame{i}", "eolearn", source, 10, "L1C", licence, refl, prob))
+    return scenes
+
+
+def sen12mscr() -> List[Scene]:
+    path = next((DATA / "s2_l1c_cloudy_sen12mscr").glob("*.tif"))
+    with rasterio.open(path) as ds:
+        bands = ds.read().astype(np.float32) / 1e4  # 13 bands, ALL_BANDS order
+    prob = s2cloudless_probability(bands, ALL_BANDS)
+    return [labelled(path.stem, "sen12mscr_ROIs1868", "teacher", 10, "L1C", "Apache-2.0 (zhangcy23/Mamba-SCR)",
+                     cube(ALL_BANDS, list(bands)), prob)]
+
+
+def bigearthnet() -> List[Scene]:
+    scenes = []
+    for folder in sorted((DATA / "s2_l2a_bigearthnet").glob("S2*")):
+        arrays = []
+        for b in TRAIN_BANDS:
+            with rasterio.open(next(folder.glob(f"*_{b}.tif"))) as ds:
+                arrays.append(ds.read(1, out_shape=(120, 120)).astype(np.float32) / 1e4)
+        scenes.append(labelled(folder.name, f"bigearthnet_{folder.name.split('_', 3)[-1]}", "synthetic", 10,
+                               "L2A", "BigEarthNet (terms not verified)", np.stack(arrays)))
+    return scenes
+
+
+def build() -> List[Scene]:
+    scenes: List[Scene] = []
+    for source in (t33uuu, dsen2, wright, eolearn, sen12mscr, bigearthnet):
+        made = source()
+        print(f"{source.__name__}: {len(made)} scene(s), labels "
+              + json.dumps({int(k): int(v) for k, v in zip(*np.unique(np.concatenate([s.label.ravel() for s in made]),
+                                                                       return_counts=True))}))
+        scenes += made
+    return scenes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", type=Path)
+    args = parser.parse_args()
+    scenes = build()
+    save_scenes(args.output, scenes)
+    print(f"{len(scenes)} scenes from {len({s.record.place for s in scenes})} places -> {args.output} "
+          f"({args.output.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
