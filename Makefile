@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup demo test test-core bench-memory models clean
+.PHONY: setup teachers demo test test-core bench-memory bench-masks training-data models evaluate-models clean
 
 setup:
 	bash scripts/setup.sh
@@ -26,8 +26,24 @@ test-core: setup
 bench-memory: setup
 	$(PY) bench/peak_memory.py
 
-models: setup
-	$(PY) models/build_spectral_baseline.py
+# The teachers (ukis-csmask, s2cloudless) are only for training data and benchmarks,
+# pinned so they keep the numpy 1 that Debian's GDAL needs.
+teachers: setup
+	$(PY) -m pip install -q -r requirements-teachers.txt
+
+bench-masks: teachers
+	$(PY) bench/compare_masks.py --threads 2 --json out/bench/compare_masks.json
+
+# Retrain the bundled models from ../shared/data (about 45 min on 2 CPU cores).
+training-data: teachers
+	$(PY) -m cloudfree.models.prepare_training_data out/training/scenes.npz
+
+models: training-data
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 9 --minutes 16
+	$(PY) -m cloudfree.models.evaluate_bundled
+
+evaluate-models: teachers
+	$(PY) -m cloudfree.models.evaluate_bundled
 
 clean:
 	rm -rf out build

@@ -7,7 +7,9 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .cloudmask import CloudMaskAlgorithm
+from .evaluate import EvaluateAlgorithm
 from .sclmask import SclMaskAlgorithm
+from .train import TrainAlgorithm
 
 ICON = Path(__file__).resolve().parent.parent / "resources" / "cloudfree.svg"
 
@@ -29,5 +31,5 @@ class CloudFreeProvider(QgsProcessingProvider):
         return str(ICON)
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
-        for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm()):
+        for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm(), EvaluateAlgorithm(), TrainAlgorithm()):
             self.addAlgorithm(algorithm)

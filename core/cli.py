@@ -13,9 +13,7 @@ from .errors import CloudFreeError, InputError
 from .model_card import MODELS_DIR, load_card
 from .progress import TqdmFeedback
 from .runtime import DEVICES
-from .synthetic import TRAIN_BANDS
-
-MODEL_BANDS = {"s2": TRAIN_BANDS, "bgrn": ["B02", "B03", "B04", "B08"], "rgb": ["B02", "B03", "B04"]}
+from .training import BAND_SETS  # numpy only: torch loads when training starts
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -62,7 +60,7 @@ def _training_parsers(sub) -> None:
     tr = sub.add_parser("train", help="train or fine-tune a U-Net on prepared training sets; writes ONNX + card")
     tr.add_argument("training_sets", nargs="+", type=Path)
     tr.add_argument("-o", "--output", required=True, type=Path, help="model to write (.onnx); _fp16.onnx is written beside it")
-    tr.add_argument("--model-bands", default="s2", choices=sorted(MODEL_BANDS), help="band set of a new model")
+    tr.add_argument("--model-bands", default="s2", choices=list(BAND_SETS), help="band set of a new model")
     tr.add_argument("--base-model", help="bundled name or .onnx to fine-tune (its bands are used)")
     tr.add_argument("--validation-place", action="append", default=[], help="place held out for early stopping")
     tr.add_argument("--epochs", type=int, default=10)
@@ -101,7 +99,7 @@ def _run_training_command(args, feedback) -> int:
         from .training import TrainConfig
         if args.output.suffix.lower() != ".onnx":
             raise InputError(f"The model output must end in .onnx, not '{args.output.name}'.")
-        config = TrainConfig(bands=list(MODEL_BANDS[args.model_bands]), resolution_m=args.resolution,
+        config = TrainConfig(bands=list(BAND_SETS[args.model_bands][1]), resolution_m=args.resolution,
                              batch_size=args.batch_size, steps_per_epoch=args.steps, max_epochs=args.epochs,
                              patience=args.patience, seed=args.seed, validation_places=args.validation_place,
                              device=args.device, max_minutes=args.minutes)

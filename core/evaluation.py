@@ -93,9 +93,12 @@ class Evaluation:
     def add(self, mask: np.ndarray, reference: np.ndarray, scheme: Dict[int, int]) -> None:
         if mask.shape != reference.shape:
             raise InputError(f"Mask {mask.shape} and reference {reference.shape} differ in size.")
-        lut = np.full(max(int(reference.max(initial=0)) + 1, max(scheme) + 1), NODATA_CLASS, np.uint8)
+        lut = np.full(max(int(reference.max(initial=0)) + 1, max(scheme) + 1, NODATA_CLASS + 1), NODATA_CLASS,
+                      np.uint8)
         for value, cls in scheme.items():
             lut[value] = cls
+        if NODATA_CLASS not in scheme:
+            lut[NODATA_CLASS] = NODATA_CLASS
         ref = lut[reference.astype(np.int64)]
         valid = (ref != NODATA_CLASS) & (mask != NODATA_CLASS)
         ref, pred = ref[valid], mask[valid]
@@ -139,7 +142,14 @@ def evaluate_rasters(masks: Sequence[str | Path], references: Sequence[str | Pat
             if not Path(p).is_file():
                 raise InputError(f"The raster {p} does not exist.")
         with rasterio.open(ref_path) as ref:
-            reference = ref.read(1)
+            raw = ref.read(1, masked=True)
+        if np.issubdtype(raw.dtype, np.floating):
+            finite = raw.compressed()[np.isfinite(raw.compressed())]
+            if finite.size and np.any(finite != np.round(finite)):
+                raise InputError(f"{Path(ref_path).name} holds fractional values; a reference must hold class codes.")
+            raw = np.ma.masked_invalid(raw)
+        reference = np.where(np.ma.getmaskarray(raw), NODATA_CLASS, raw.filled(0)).astype(np.int64)
+        reference[reference < 0] = NODATA_CLASS
         mask = read_on_grid(mask_path, ref_path)
         if mask.size and int(mask[mask != NODATA_CLASS].max(initial=0)) > 3:
             raise InputError(f"{Path(mask_path).name} holds values above 3; it is not a CloudFree mask "

@@ -58,18 +58,23 @@ def export_model(model, out_dir: Path, name: str, card: Dict[str, Any], sample: 
     if weights is None:
         weights = out_dir / f"{name}.pt"
         torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
-    for fp16, suffix, tol in ((False, "", tolerance[0]), (True, "_fp16", tolerance[1])):
-        path = export_onnx(model, out_dir / f"{name}{suffix}.onnx", sample.shape[1], card["patch_size"], fp16)
-        diff = parity(model, path, sample, fp16)
-        if not diff <= tol:
-            path.unlink()
-            raise ModelCardError(f"The {'fp16' if fp16 else 'fp32'} ONNX export of {name} differs from PyTorch "
-                                 f"by {diff:.2e} (> {tol}); it was not written.")
-        fields = dict(card)
-        fields.update({"name": f"{name}{suffix}", "precision": "fp16" if fp16 else "fp32",
-                       "onnx_parity_max_abs_diff": round(diff, 6),
-                       "classes": {str(k): v for k, v in MASK_CLASSES.items()}, "output": "probabilities"})
-        fields.setdefault("architecture", {})["weights_file"] = weights.name
-        write_card(path, fields)
-        written["fp16" if fp16 else "fp32"] = path
+    try:
+        for fp16, suffix, tol in ((False, "", tolerance[0]), (True, "_fp16", tolerance[1])):
+            path = export_onnx(model, out_dir / f"{name}{suffix}.onnx", sample.shape[1], card["patch_size"], fp16)
+            written["fp16" if fp16 else "fp32"] = path
+            diff = parity(model, path, sample, fp16)
+            if not diff <= tol:
+                raise ModelCardError(f"The {'fp16' if fp16 else 'fp32'} ONNX export of {name} differs from "
+                                     f"PyTorch by {diff:.2e} (> {tol}); no model was written.")
+            fields = dict(card)
+            fields.update({"name": f"{name}{suffix}", "precision": "fp16" if fp16 else "fp32",
+                           "onnx_parity_max_abs_diff": round(diff, 6),
+                           "classes": {str(k): v for k, v in MASK_CLASSES.items()}, "output": "probabilities"})
+            fields["architecture"] = dict(fields.get("architecture", {}), weights_file=weights.name)
+            write_card(path, fields)
+    except BaseException:
+        for path in list(written.values()) + [weights]:
+            for f in (path, path.with_suffix(".json")) if path.suffix == ".onnx" else (path,):
+                f.unlink(missing_ok=True)
+        raise
     return written

@@ -59,7 +59,7 @@ def scene_from_scl(product: str | Path, resolution_m: int = 20, place: Optional[
         scl = ds.read(1, out_shape=(grid.height, grid.width), resampling=Resampling.nearest)
     label = scl_to_classes(scl)
     label[(label == NODATA_CLASS) | ~valid] = IGNORE
-    tile = info.path.name.split("_")[5] if info.path.name.count("_") >= 6 else info.path.stem
+    tile = info.path.name.split("_")[5] if info.path.name.count("_") >= 6 else Path(_product_name(product)).stem
     return Scene(SceneRecord(info.path.name, place or tile, "scl", resolution_m, "L2A", "user data"), cube, label)
 
 
@@ -88,5 +88,11 @@ def scene_from_label_raster(image: str | Path, labels: str | Path, resolution_m:
     if not (label != IGNORE).any():
         raise InputError(f"{Path(labels).name} has no labelled pixel over {Path(image).name}; check that they overlap "
                          "and that the label classes are right.")
-    name = Path(image).name
-    return Scene(SceneRecord(name, place or Path(image).stem, "human", resolution_m, "", "user data"), cube, label)
+    name = _product_name(image)
+    return Scene(SceneRecord(name, place or Path(name).stem, "human", resolution_m, "", "user data"), cube, label)
+
+
+def _product_name(path: str | Path) -> str:
+    """A .SAFE's folder name for an MTD xml inside it; otherwise the file name."""
+    p = Path(path)
+    return p.parent.name if p.suffix.lower() == ".xml" else p.name

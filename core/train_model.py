@@ -53,6 +53,9 @@ def train_model(training_sets: Sequence[Path], output_dir: Path, name: str, conf
         if base.bands != list(config.bands):
             raise InputError(f"The model {base.name} takes {', '.join(base.bands)}; fine-tuning it needs the "
                              f"same bands, not {', '.join(config.bands)}.")
+        if base.resolution_m != config.resolution_m:
+            raise InputError(f"The model {base.name} was trained at {base.resolution_m} m; fine-tune it at that "
+                             f"resolution, not {config.resolution_m} m.")
         init_weights = base.torch_weights
         if init_weights is None or not init_weights.is_file():
             raise InputError(f"The model {base.name} has no PyTorch weights beside it, so it cannot be fine-tuned.")

@@ -20,9 +20,15 @@ import numpy as np
 from .errors import Cancelled, InputError
 from .model_card import MASK_CLASSES
 from .progress import Feedback
-from .synthetic import IGNORE
+from .synthetic import IGNORE, TRAIN_BANDS
 from .training_data import PatchSampler, Scene, band_statistics, fixed_patches, split_by_place
 
+#: The band sets CloudFree models are trained for: name -> (description, bands).
+BAND_SETS: Dict[str, tuple] = {
+    "s2": ("10 bands (B02-B08, B8A, B11, B12)", TRAIN_BANDS),
+    "bgrn": ("Blue, green, red, NIR (B02, B03, B04, B08)", ["B02", "B03", "B04", "B08"]),
+    "rgb": ("True colour (B02, B03, B04)", ["B02", "B03", "B04"]),
+}
 DEFAULT_ARCHITECTURE = {"arch": "Unet", "encoder": "tu-mobilenetv3_small_100",
                         "kwargs": {"encoder_depth": 4, "decoder_channels": [64, 32, 24, 16]}}
 

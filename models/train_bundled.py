@@ -16,15 +16,10 @@ import logging
 from pathlib import Path
 
 from cloudfree.core.model_card import MODELS_DIR
-from cloudfree.core.synthetic import TRAIN_BANDS
 from cloudfree.core.train_model import train_model
-from cloudfree.core.training import TrainConfig
+from cloudfree.core.training import BAND_SETS, TrainConfig
 
-BUNDLED = {
-    "cloudfree_s2": TRAIN_BANDS,
-    "cloudfree_bgrn": ["B02", "B03", "B04", "B08"],
-    "cloudfree_rgb": ["B02", "B03", "B04"],
-}
+BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
 
 

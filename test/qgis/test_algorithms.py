@@ -21,9 +21,9 @@ def run(algorithm: str, parameters: dict) -> dict:
     return processing.run(f"cloudfree:{algorithm}", parameters)
 
 
-def test_provider_lists_both_algorithms(cloudfree_provider):
+def test_provider_lists_every_algorithm(cloudfree_provider):
     ids = sorted(a.id() for a in cloudfree_provider.algorithms())
-    assert ids == ["cloudfree:cloudmask", "cloudfree:sclmask"]
+    assert ids == ["cloudfree:cloudmask", "cloudfree:evaluate", "cloudfree:sclmask", "cloudfree:train"]
     assert cloudfree_provider.name() == "CloudFree"
     assert not cloudfree_provider.icon().isNull()
 

@@ -1,0 +1,157 @@
+"""Scores a CloudFree mask against a reference raster, per class."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from ..core.evaluation import REFERENCE_SCHEMES, SCHEME_LABELS
+from .common import _GDAL_SENTINEL2, CloudFreeAlgorithm, engine_errors, tr
+
+#: REFERENCE_CLASSES options: the core's scheme names, in this order.
+SCHEME_KEYS = list(REFERENCE_SCHEMES)
+#: Scored class group -> prefix of its output keys.
+GROUP_KEYS = {"clear": "CLEAR", "cloud": "CLOUD", "thick cloud": "THICK_CLOUD", "thin cloud": "THIN_CLOUD",
+              "shadow": "SHADOW"}
+#: Score name in the core -> (suffix of the output key, description).
+METRIC_KEYS = {"producers_accuracy": ("PRODUCERS_ACCURACY", "producer's accuracy"),
+               "users_accuracy": ("USERS_ACCURACY", "user's accuracy"),
+               "balanced_accuracy": ("BALANCED_ACCURACY", "balanced accuracy"),
+               "f1": ("F1", "F1 score"),
+               "iou": ("IOU", "intersection over union"),
+               "reference_pixels": ("REFERENCE_PIXELS", "pixels of the class in the reference")}
+
+
+def output_key(group: str, metric: str) -> str:
+    """The output key of one score, e.g. ('shadow', 'balanced_accuracy') -> SHADOW_BALANCED_ACCURACY."""
+    return f"{GROUP_KEYS[group]}_{METRIC_KEYS[metric][0]}"
+
+
+def layer_file(layer, what: str) -> str:
+    """The file behind a raster layer that GDAL serves; the MTD file for a Sentinel-2 product layer."""
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(tr(
+            "The {} layer '{}' is served by the '{}' provider; CloudFree reads files through GDAL only. "
+            "Save the layer as a GeoTIFF first, or give the file itself.").format(what, layer.name(),
+                                                                                  layer.providerType()))
+    source = layer.source()
+    match = _GDAL_SENTINEL2.match(source)
+    return match.group(1) if match else source
+
+
+class EvaluateAlgorithm(CloudFreeAlgorithm):
+    MASK = "MASK"
+    REFERENCE = "REFERENCE"
+    REFERENCE_CLASSES = "REFERENCE_CLASSES"
+    REFERENCE_CODES = "REFERENCE_CODES"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+    PIXELS = "PIXELS"
+
+    STYLES = {}
+
+    def name(self) -> str:
+        return "evaluate"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Evaluate a mask against a reference")
+
+    def group(self) -> str:
+        return self.tr("Training and evaluation")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "training"
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Scores a CloudFree cloud and shadow mask against a reference raster (hand-drawn labels, an SCL, "
+            "another tool's mask), class by class.\n\n"
+            "Mask: a CloudFree class raster (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data), "
+            "as written by the masking algorithms. It is resampled (nearest) onto the reference's grid, so the "
+            "scores are at the resolution the reference was drawn at; both need a CRS unless they share a grid.\n\n"
+            "Reference classes: how the reference is coded: CloudFree / CloudSEN12 classes, binary cloud, "
+            "binary shadow, the Sen2Cor Scene Classification Layer (SCL) or ukis-csmask classes. Reference "
+            "codes, e.g. '0=0, 1=4, 2=3', override that choice: each reference value is mapped to 0 clear, "
+            "1 thick cloud, 2 thin cloud, 3 shadow, 4 cloud (thick or thin not said), 5 not cloud or 6 not "
+            "shadow; unlisted values are not scored.\n\n"
+            "Only the classes the reference can tell apart are scored: a binary cloud reference scores "
+            "cloud, not shadow. Outputs, per class group (CLEAR, CLOUD, THICK_CLOUD, THIN_CLOUD, SHADOW): "
+            "producer's accuracy (share of the reference class found), user's accuracy (share of the mask "
+            "class that is right), balanced accuracy, F1, intersection over union and the number of reference "
+            "pixels of the class; a class the reference cannot score gives no value (NULL). PIXELS is the number "
+            "of pixels scored (valid in both). The table is written in the log and, optionally, to a CSV or "
+            "JSON file (by its extension).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.MASK, self.tr("CloudFree mask (0 clear, 1 thick, 2 thin, 3 shadow, 255 no data)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference raster")))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.REFERENCE_CLASSES, self.tr("Reference classes"),
+            options=[self.tr(SCHEME_LABELS[k]) for k in SCHEME_KEYS], defaultValue=SCHEME_KEYS.index("cloudfree")))
+        self.addParameter(QgsProcessingParameterString(
+            self.REFERENCE_CODES, self.tr("Reference codes, e.g. 0=0, 1=4, 2=3 (value=class; overrides the "
+                                          "reference classes)"), optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Scores table"), fileFilter="CSV (*.csv);;JSON (*.json)",
+            optional=True, createByDefault=False))
+        for group, prefix in GROUP_KEYS.items():
+            for metric, (suffix, description) in METRIC_KEYS.items():
+                self.addOutput(QgsProcessingOutputNumber(
+                    f"{prefix}_{suffix}", self.tr("{}: {}").format(self.tr(group.capitalize()), self.tr(description))))
+        self.addOutput(QgsProcessingOutputNumber(self.PIXELS, self.tr("Pixels scored")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..core.evaluation import evaluate_rasters, format_table, write_scores
+
+        mask_layer = self.parameterAsRasterLayer(parameters, self.MASK, context)
+        reference_layer = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        if mask_layer is None or reference_layer is None:
+            raise QgsProcessingException(self.tr("Give both a mask and a reference raster."))
+        mask, reference = layer_file(mask_layer, self.tr("mask")), layer_file(reference_layer, self.tr("reference"))
+        codes = self.parameterAsString(parameters, self.REFERENCE_CODES, context).strip()
+        scheme = codes or SCHEME_KEYS[self.parameterAsEnum(parameters, self.REFERENCE_CLASSES, context)]
+        table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
+        if table and Path(table).suffix.lower() not in (".csv", ".json"):
+            raise QgsProcessingException(self.tr("The scores table must be a .csv or .json file, not {}.")
+                                         .format(Path(table).name))
+        feedback.setProgress(0)
+        with engine_errors():
+            evaluation = evaluate_rasters([mask], [reference], scheme)
+            scores = evaluation.scores()
+        if feedback.isCanceled():
+            return {}
+        title = self.tr("{} against {} ({})").format(Path(mask).name, Path(reference).name,
+                                                      codes or SCHEME_LABELS[scheme])
+        feedback.pushInfo(format_table(scores, title))
+        if not scores:
+            feedback.reportError(self.tr("The reference codes name no class that can be scored."))
+        results = {output_key(group, metric): None for group in GROUP_KEYS for metric in METRIC_KEYS}
+        for group, values in scores.items():
+            for metric in METRIC_KEYS:
+                value = values[metric]
+                results[output_key(group, metric)] = int(value) if metric == "reference_pixels" else float(value)
+        pixels = next(iter(scores.values()))["pixels"] if scores else 0
+        results[self.PIXELS] = int(pixels)
+        if pixels == 0:
+            feedback.reportError(self.tr("No pixel is valid in both the mask and the reference; check that they "
+                                         "overlap and that the reference classes are right."))
+        unscored = [g for g in GROUP_KEYS if g not in scores]
+        if unscored:
+            feedback.pushInfo(self.tr("Not scored (the reference does not tell them apart): {}.")
+                              .format(", ".join(unscored)))
+        if table:
+            with engine_errors():
+                try:
+                    write_scores(scores, table)
+                except OSError as exc:
+                    raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
+                                                 .format(table, exc)) from exc
+            feedback.pushInfo(self.tr("Scores written to {}.").format(table))
+        results[self.OUTPUT_TABLE] = table or None
+        feedback.setProgress(100)
+        return results
+
+
+__all__ = ["EvaluateAlgorithm", "output_key", "layer_file", "SCHEME_KEYS"]
