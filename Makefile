@@ -39,7 +39,7 @@ training-data: teachers
 	$(PY) -m cloudfree.models.prepare_training_data out/training/scenes.npz
 
 models: training-data
-	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 9 --minutes 16
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 8 --patience 8 --minutes 15
 	$(PY) -m cloudfree.models.evaluate_bundled
 
 evaluate-models: teachers

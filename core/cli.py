@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -71,8 +72,13 @@ def _training_parsers(sub) -> None:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", choices=DEVICES, default="auto")
     tr.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20)
-    ev = sub.add_parser("evaluate", help="score class masks against reference rasters (pooled)")
-    ev.add_argument("--mask", action="append", required=True, help="CloudFree class raster (repeat)")
+    ev = sub.add_parser("evaluate", help="score class masks, or a model on labelled images, against references (pooled)")
+    ev.add_argument("--mask", action="append", default=[], help="CloudFree class raster (repeat)")
+    ev.add_argument("--image", action="append", default=[],
+                    help="image raster or .SAFE to mask with --model first (repeat; instead of --mask)")
+    ev.add_argument("--model", help="model for --image: bundled name, .onnx path, or auto (default)")
+    ev.add_argument("--bands", choices=sorted(PRESETS), help="band preset of the --image rasters")
+    ev.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20)
     ev.add_argument("--reference", action="append", required=True, help="reference raster (repeat, same order)")
     ev.add_argument("--reference-classes", default="cloudfree",
                     help="coding of the references: cloudfree, cloud_binary, shadow_binary, scl, ukis, or 'value=class,...'")
@@ -110,7 +116,15 @@ def _run_training_command(args, feedback) -> int:
         print(f"Model written: {model.onnx_fp32} (fp16: {model.onnx_fp16})")
         return 0
     from .evaluation import evaluate_rasters, format_table, write_scores
-    scores = evaluate_rasters(args.mask, args.reference, args.reference_classes).scores()
+    if bool(args.mask) == bool(args.image):
+        raise InputError("Give either --mask rasters or --image rasters with --model, one --reference each.")
+    with tempfile.TemporaryDirectory() as tmp:
+        masks = list(args.mask)
+        for i, image in enumerate(args.image):
+            from .api import cloud_mask
+            masks.append(str(cloud_mask(image, Path(tmp) / f"mask_{i}.tif", model=args.model,
+                                        resolution_m=args.resolution, band_preset=args.bands).mask_path))
+        scores = evaluate_rasters(masks, args.reference, args.reference_classes).scores()
     if args.table:
         write_scores(scores, args.table)
     print(json.dumps(scores, indent=2) if args.json else format_table(scores, f"{len(args.mask)} mask(s)"))

@@ -1,7 +1,7 @@
 """Train the three bundled models from the prepared training set.
 
     .venv/bin/python -m cloudfree.models.prepare_training_data out/training/scenes.npz
-    .venv/bin/python -m cloudfree.models.train_bundled out/training/scenes.npz [--steps 100 --epochs 10]
+    .venv/bin/python -m cloudfree.models.train_bundled out/training/scenes.npz [--steps 100 --epochs 8 --patience 8 --minutes 15]
 
 Writes models/cloudfree_{s2,bgrn,rgb}{,_fp16}.onnx with cards and fp16
 PyTorch weights.  Places T49JGM (Australia) and eolearn are held out for
@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("training_set", type=Path)
     parser.add_argument("--only", choices=sorted(BUNDLED), action="append")
     parser.add_argument("--steps", type=int, default=100, help="steps per epoch")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--patience", type=int, default=8, help="epochs without a better validation score")
     parser.add_argument("--minutes", type=float, default=None, help="time budget per model")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
@@ -36,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in args.only or BUNDLED:
-        config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs,
+        config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs, patience=args.patience,
                              validation_places=VALIDATION_PLACES, device=args.device, max_minutes=args.minutes)
         train_model([args.training_set], args.output, name, config, workdir=args.workdir / name)
 

@@ -20,7 +20,7 @@ def test_cloudmask_command_writes_the_mask(tmp_path):
     with rasterio.open(out) as m:
         classes = m.read(1)
     assert report["cloud_percent"] == round(100 * ((classes == 1) | (classes == 2)).mean(), 3)
-    assert report["model"] == "spectral_baseline" and "CPUExecutionProvider" in report["runtime"]
+    assert report["model"] == "cloudfree_s2" and "CPUExecutionProvider" in report["runtime"]
 
 
 def test_bad_input_gives_a_message_and_exit_2(tmp_path):

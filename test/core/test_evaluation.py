@@ -87,3 +87,18 @@ def test_a_mask_that_is_not_a_class_raster_or_off_grid_without_crs_is_refused(tm
         evaluate_rasters([tmp_path / "r.tif"], [tmp_path / "nocrs.tif"])
     with pytest.raises(InputError, match="one reference per mask"):
         evaluate_rasters([tmp_path / "r.tif"], [])
+
+
+def test_cli_scores_a_model_on_a_labelled_image_and_a_mask_against_itself(tmp_path, capsys):
+    from cloudfree.core.cli import main
+    from conftest import SAMPLE
+    assert main(["cloudmask", str(SAMPLE), "-o", str(tmp_path / "m.tif")]) == 0
+    capsys.readouterr()
+    # A model scored against its own mask: every class it finds is found exactly.
+    assert main(["evaluate", "--image", str(SAMPLE), "--reference", str(tmp_path / "m.tif"),
+                 "--table", str(tmp_path / "s.json"), "--json"]) == 0
+    scores = __import__("json").loads(capsys.readouterr().out)
+    assert scores["cloud"]["balanced_accuracy"] == 1.0 and scores["cloud"]["reference_pixels"] > 0
+    assert (tmp_path / "s.json").is_file()
+    assert main(["evaluate", "--reference", str(tmp_path / "m.tif")]) == 2
+    assert "either --mask" in capsys.readouterr().err

@@ -1,0 +1,52 @@
+"""Measure the bundled models on the human-labelled test sets and record it in their cards.
+
+    .venv/bin/python -m cloudfree.models.evaluate_bundled
+
+Runs the accuracy part of bench/compare_masks.py (the same code that compares
+CloudFree with ukis-csmask and SCL) and copies each bundled model's scores
+into models/<name>.json under metrics.human_labelled_test_sets.  None of these
+scenes is used in training (models/prepare_training_data.py).  The card's
+sha256 covers the ONNX file only, so recording metrics does not change it.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, write_card
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "compare_masks.py"
+KEEP = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "iou", "reference_pixels")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "accuracy.json"
+        subprocess.run([sys.executable, str(BENCH), "--sizes", "--json", str(out)], check=True)
+        accuracy = json.loads(out.read_text())["accuracy"]
+    for name in BUNDLED_MODELS:
+        measured = {}
+        for dataset, result in accuracy.items():
+            scores = result["methods"].get(name, {}).get("scores")
+            if scores:
+                measured[dataset] = {"scheme": result["scheme"], "scenes": len(result["scenes"]),
+                                     **{group: {k: (round(v, 4) if isinstance(v, float) else v)
+                                                for k, v in s.items() if k in KEEP}
+                                        for group, s in scores.items() if group in ("cloud", "shadow")}}
+        for variant in (name, f"{name}_fp16"):
+            card_path = MODELS_DIR / f"{variant}.json"
+            if not card_path.is_file():
+                continue
+            card = json.loads(card_path.read_text())
+            card.setdefault("metrics", {})["human_labelled_test_sets (fp32 model, never trained on)"] = measured
+            card.pop("sha256", None)
+            write_card(card_path.with_suffix(".onnx"), card)
+        print(f"{name}: {json.dumps(measured)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
