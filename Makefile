@@ -40,10 +40,12 @@ training-data: teachers
 
 models: training-data
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 8 --patience 8 --minutes 15
-	$(PY) -m cloudfree.models.evaluate_bundled
+	$(MAKE) evaluate-models
 
-evaluate-models: teachers
-	$(PY) -m cloudfree.models.evaluate_bundled
+# Accuracy and throughput of the bundled models against ukis-csmask, s2cloudless and SCL,
+# then the accuracy copied into the model cards.
+evaluate-models: bench-masks
+	$(PY) -m cloudfree.models.evaluate_bundled --from-json out/bench/compare_masks.json
 
 clean:
 	rm -rf out build

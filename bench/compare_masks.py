@@ -57,6 +57,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOU
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 
+from cloudfree.core.class_raster import decide_classes  # noqa: E402
 from cloudfree.core.errors import CloudFreeError  # noqa: E402
 from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for  # noqa: E402
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
@@ -172,7 +173,7 @@ def cloudfree_classes(predictor: Predictor, card: ModelCard, cube: np.ndarray, b
         for (y, x), p in zip(chunk, probs):
             acc[:, y:y + patch, x:x + patch] += p * patch_weights(patch, ov, y == 0, y + patch == h, x == 0,
                                                                   x + patch == w)
-    return acc.argmax(axis=0).astype(np.uint8)  # the weights are the same for all classes: no division
+    return decide_classes(acc)  # the weights are the same for all classes: no division
 
 
 def load_models(models_dir: Path, log: Callable[[str], None]) -> Models:

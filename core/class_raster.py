@@ -81,3 +81,19 @@ def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, 
             "check the band mapping and that the layer covers imagery.")
     outputs.publish(raw, final, "NEAREST", MASK_STYLE)
     return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid)
+
+
+def decide_classes(probs: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Class per pixel from (.., 4, ..) probabilities: cloud first, then which cloud.
+
+    Thick and thin cloud split the probability of one thing, cloud; a plain
+    argmax lets clear win a pixel that is 60 % cloud shared 30/30 between
+    thick and thin.  So cloud (thick + thin) competes with clear and shadow,
+    and only then thick with thin.
+    """
+    p = np.moveaxis(probs, axis, 0)
+    cloud = p[1] + p[2]
+    classes = np.where(p[3] > p[0], 3, 0).astype(np.uint8)
+    is_cloud = cloud > np.maximum(p[0], p[3])
+    classes[is_cloud] = np.where(p[1][is_cloud] >= p[2][is_cloud], 1, 2)
+    return classes

@@ -17,7 +17,7 @@ from typing import List, Optional, Protocol, Tuple
 import numpy as np
 from rasterio.windows import Window
 
-from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, finish_class_raster
+from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, decide_classes, finish_class_raster
 from .errors import InputError
 from .grid import Grid
 from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
@@ -150,7 +150,7 @@ def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, 
     """Normalise finished rows, write classes (255 where no data) and confidence."""
     covered = valid & (wsum > 0)
     probs = acc / np.maximum(wsum, 1e-12)
-    classes = probs.argmax(axis=0).astype(np.uint8)
+    classes = decide_classes(probs)
     classes[~covered] = NODATA_CLASS
     raw_writer.write(classes, window)
     if conf_writer is not None:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .class_raster import decide_classes
 from .errors import Cancelled, InputError
 from .model_card import MASK_CLASSES
 from .progress import Feedback
@@ -163,7 +164,8 @@ class Trainer:
                 y = torch.from_numpy(self.val_y[i:i + 16].astype(np.int64)).to(self.device)
                 logits = self.model(x)
                 losses.append(float(self.loss_fn(logits, y)))
-                conf += _confusion(logits.argmax(1).cpu().numpy().ravel(), self.val_y[i:i + 16].ravel())
+                pred = decide_classes(torch.softmax(logits, 1).cpu().numpy(), axis=1)
+                conf += _confusion(pred.ravel(), self.val_y[i:i + 16].ravel())
         self.model.train()
         scores = _balanced_accuracies(conf)
         return {"loss": float(np.mean(losses)), "cloud_ba": scores["cloud"], "shadow_ba": scores["shadow"]}

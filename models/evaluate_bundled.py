@@ -1,6 +1,6 @@
 """Measure the bundled models on the human-labelled test sets and record it in their cards.
 
-    .venv/bin/python -m cloudfree.models.evaluate_bundled
+    .venv/bin/python -m cloudfree.models.evaluate_bundled [--from-json out/bench/compare_masks.json]
 
 Runs the accuracy part of bench/compare_masks.py (the same code that compares
 CloudFree with ukis-csmask and SCL) and copies each bundled model's scores
@@ -10,6 +10,7 @@ sha256 covers the ONNX file only, so recording metrics does not change it.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -23,10 +24,16 @@ KEEP = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "iou"
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "accuracy.json"
-        subprocess.run([sys.executable, str(BENCH), "--sizes", "--json", str(out)], check=True)
-        accuracy = json.loads(out.read_text())["accuracy"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from-json", type=Path, help="use this compare_masks.py result instead of running it")
+    args = parser.parse_args()
+    if args.from_json:
+        accuracy = json.loads(args.from_json.read_text())["accuracy"]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "accuracy.json"
+            subprocess.run([sys.executable, str(BENCH), "--sizes", "--json", str(out)], check=True)
+            accuracy = json.loads(out.read_text())["accuracy"]
     for name in BUNDLED_MODELS:
         measured = {}
         for dataset, result in accuracy.items():
