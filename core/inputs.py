@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .bands import PRESETS, parse_mapping, preset_mapping
+from .bands import PRESETS, check_mapping, parse_mapping, preset_mapping
 from .errors import BandMappingError, InputError
 from .safe import open_safe
 from .sources import RasterLayerSource, SafeSource, open_raster
@@ -45,7 +45,8 @@ def available_bands(path: str | Path, band_preset: Optional[str] = None,
     with open_raster(str(path)) as ds:
         count = ds.count
     mapping = raster_mapping(str(path), count, band_preset, band_mapping)
-    return [b for b, i in mapping.items() if i <= count]
+    check_mapping(mapping, count, list(mapping))  # a band beyond the raster is an error, not a missing band
+    return list(mapping)
 
 
 def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optional[int],

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .bands import canonical_band
-from .errors import ModelCardError
+from .errors import BandMappingError, ModelCardError
 
 MASK_CLASSES: Dict[int, str] = {0: "clear", 1: "thick cloud", 2: "thin cloud", 3: "cloud shadow"}
 NODATA_CLASS = 255
@@ -31,7 +31,7 @@ def choose_bundled_model(available_bands: Sequence[str]) -> str:
         card_path = MODELS_DIR / f"{name}.json"
         if card_path.is_file() and set(json.loads(card_path.read_text(encoding="utf-8"))["bands"]) <= have:
             return name
-    raise ModelCardError(
+    raise BandMappingError(
         f"No bundled model runs on bands {', '.join(sorted(have)) or '(none)'}; the smallest needs B02, B03 "
         "and B04 (blue, green, red). Give a band mapping that names them.")
 

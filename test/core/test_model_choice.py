@@ -5,7 +5,7 @@ import rasterio
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.bands import ALL_BANDS
-from cloudfree.core.errors import ModelCardError
+from cloudfree.core.errors import BandMappingError
 from cloudfree.core.model_card import BUNDLED_MODELS, choose_bundled_model, load_card
 from conftest import SAMPLE
 
@@ -30,7 +30,7 @@ def test_the_richest_model_the_bands_allow_is_chosen(bands, expected):
 
 
 def test_too_few_bands_name_what_is_missing():
-    with pytest.raises(ModelCardError, match="B02, B03 and B04"):
+    with pytest.raises(BandMappingError, match="B02, B03 and B04"):
         choose_bundled_model(["B08", "B11"])
 
 
@@ -51,7 +51,10 @@ def test_cloudmask_reports_the_model_it_chose_for_each_input(tmp_path):
     assert bgrn.model == "cloudfree_bgrn"
     rgb = cloud_mask(subset(tmp_path, [3, 2, 1], "rgb.tif"), tmp_path / "rgb_mask.tif")  # R, G, B order
     assert rgb.model == "cloudfree_rgb"
-    with rasterio.open(tmp_path / "full.tif") as a, rasterio.open(tmp_path / "rgb_mask.tif") as b:
-        full_cloud, rgb_cloud = np.isin(a.read(1), (1, 2)), np.isin(b.read(1), (1, 2))
-    # Different bands, same clouds: the true-colour model agrees with the 10-band one on most pixels.
-    assert (full_cloud == rgb_cloud).mean() > 0.8 and full_cloud.mean() > 0.05
+    with rasterio.open(SAMPLE) as src:
+        visible = src.read([2, 3, 4], out_shape=(3, 128, 128)).mean(axis=0) / 1e4
+    bright = visible > 0.3  # white, bright pixels: thick cloud in this scene, whatever the bands
+    assert bright.sum() > 500
+    for name in ("full", "bgrn_mask", "rgb_mask"):
+        with rasterio.open(tmp_path / f"{name}.tif") as m:
+            assert np.isin(m.read(1)[bright], (1, 2)).mean() > 0.95, name
