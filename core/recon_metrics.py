@@ -18,7 +18,7 @@ _SSIM_C1 = (0.01 * PEAK) ** 2
 _SSIM_C2 = (0.03 * PEAK) ** 2
 
 
-def _box(a: np.ndarray, radius: int) -> np.ndarray:
+def box_mean(a: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window, edges by reflection (summed-area table)."""
     p = np.pad(a, radius + 1, mode="reflect")[:-1, :-1]
     s = p.cumsum(0).cumsum(1)
@@ -31,10 +31,10 @@ def _box(a: np.ndarray, radius: int) -> np.ndarray:
 def ssim_map(x: np.ndarray, y: np.ndarray, radius: int = 3) -> np.ndarray:
     """Structural similarity of two 2-D bands, per pixel, with a uniform 7 x 7 window."""
     x, y = x.astype(np.float64), y.astype(np.float64)
-    mx, my = _box(x, radius), _box(y, radius)
-    vx = _box(x * x, radius) - mx * mx
-    vy = _box(y * y, radius) - my * my
-    cov = _box(x * y, radius) - mx * my
+    mx, my = box_mean(x, radius), box_mean(y, radius)
+    vx = box_mean(x * x, radius) - mx * mx
+    vy = box_mean(y * y, radius) - my * my
+    cov = box_mean(x * y, radius) - mx * my
     return ((2 * mx * my + _SSIM_C1) * (2 * cov + _SSIM_C2)) / ((mx * mx + my * my + _SSIM_C1) * (vx + vy + _SSIM_C2))
 
 

@@ -4,7 +4,7 @@ import pytest
 import rasterio
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.recon_metrics import _box, reconstruction_scores, ssim_map
+from cloudfree.core.recon_metrics import box_mean, reconstruction_scores, ssim_map
 
 BANDS = ["B02", "B03", "B04", "B08"]
 
@@ -53,7 +53,7 @@ def test_ssim_matches_its_definition_at_a_pixel(truth):
     expected = ((2 * a.mean() * b.mean() + c1) * (2 * cov + c2)) / \
         ((a.mean() ** 2 + b.mean() ** 2 + c1) * (a.var() + b.var() + c2))
     assert ssim_map(x, y, r)[20, 30] == pytest.approx(expected, rel=1e-9)
-    np.testing.assert_allclose(_box(np.ones((9, 9)), 3), 1.0)
+    np.testing.assert_allclose(box_mean(np.ones((9, 9)), 3), 1.0)
 
 
 def test_shapes_and_empty_masks_are_refused(truth):

@@ -1,0 +1,114 @@
+"""Gap-filling against simple baselines on real time series, with real cloud masks.
+
+    .venv/bin/python bench/reconstruction.py [--json out/bench/reconstruction.json]
+
+Every clear target date of two real stacks gets real cloud masks from the
+cloudy dates of eo-learn's s2cloudless record (partial covers of 15-75 %),
+so the truth under the "cloud" is known. Each method fills it from the
+other dates, and the scores (core/recon_metrics.py) are computed on the filled
+pixels only:
+  eolearn     5 dates of L1C, 13 bands at 10 m (3 clear: 2015-07-11, 08-30, 09-09)
+  worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
+Methods: gapfill (local seasonal correction, time-weighted), linear
+interpolation in time, nearest clear date, mean fill. The single-image
+U-Net of issue 4 is not built yet and is absent from the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+import rasterio
+
+from cloudfree.core.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
+from cloudfree.core.recon_metrics import reconstruction_scores
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+EO = DATA / "s2_l1c_timeseries_eolearn"
+WC = DATA / "s2_l2a_monthly_worldcereal" / "worldcereal_preprocessed_inputs.nc"
+WC_BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
+L1C_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
+
+
+def real_masks(limit: int) -> List[np.ndarray]:
+    """Cloud masks of partly cloudy eo-learn dates (s2cloudless), 15-75 % cover."""
+    clm = np.load(EO / "CLM_S2C.npy")[..., 0]
+    covers = clm.reshape(len(clm), -1).mean(axis=1)
+    return [clm[i] for i in np.flatnonzero((covers > 0.15) & (covers < 0.75))[:limit]]
+
+
+def eolearn_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:
+    frames = np.load(EO / "REFERENCE_SCENES.npy")          # (5, H, W, 13)
+    stamps = json.loads((EO / "timestamps.json").read_text())
+    index = [2, 1, 4, 3, 0]                                 # frame -> timestamp index (data README)
+    days = [float(date.fromisoformat(stamps[i][:10]).toordinal()) for i in index]
+    clm = np.load(EO / "CLM_S2C.npy")[..., 0]
+    clear = np.stack([~clm[i] for i in index])
+    return np.moveaxis(frames, -1, 1).astype(np.float64), clear, days, [2, 3, 4], L1C_BANDS
+
+
+def worldcereal_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:
+    bands, days = [], []
+    for b in WC_BANDS:
+        with rasterio.open(f"NETCDF:{WC}:S2-L2A-{b}") as ds:
+            bands.append(ds.read().astype(np.int64) & 0xFFFF)  # unsigned 16-bit stored as int16
+            days = [float((date(1990, 1, 1) + timedelta(days=int(ds.tags(i + 1)["NETCDF_DIM_t"]))).toordinal())
+                    for i in range(ds.count)]
+    cube = np.stack(bands, axis=1)                          # (months, bands, H, W)
+    valid = np.all((cube > 0) & (cube < 65535), axis=1)
+    keep = [t for t in range(len(cube)) if valid[t].mean() > 0.99]
+    return cube[keep] / 1e4, valid[keep], [days[t] for t in keep], list(range(len(keep))), WC_BANDS
+
+
+METHODS = {
+    "gapfill": lambda s, c, d, t: gapfill(s, c, d, t)[0],
+    "linear_in_time": linear_in_time,
+    "nearest_date": nearest_date,
+    "mean_fill": lambda s, c, d, t: mean_fill(s, c, t),
+}
+
+
+def run(name: str, loader, masks: List[np.ndarray]) -> Dict:
+    stack, clear, days, targets, bands = loader()
+    h, w = stack.shape[2:]
+    pooled: Dict[str, List[Dict[str, float]]] = {m: [] for m in METHODS}
+    for t in targets:
+        for mask in masks:
+            cloud = mask[:h, :w] & clear[t]
+            masked_clear = clear.copy()
+            masked_clear[t] &= ~cloud
+            for method, fn in METHODS.items():
+                est = fn(stack, masked_clear, days, t)
+                pooled[method].append(reconstruction_scores(est, stack[t], cloud, bands)["overall"])
+    table = {m: {k: float(np.mean([r[k] for r in rows])) for k in ("mae", "rmse", "psnr", "ssim", "sam_deg")}
+             for m, rows in pooled.items()}
+    return {"targets": len(targets), "masks": len(masks), "bands": bands, "dates": len(days), "scores": table}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--masks", type=int, default=6, help="real cloud masks per target date")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    masks = real_masks(args.masks)
+    results = {"eolearn": run("eolearn", eolearn_stack, masks),
+               "worldcereal": run("worldcereal", worldcereal_stack, masks)}
+    for name, r in results.items():
+        print(f"\n{name}: {r['targets']} target dates x {r['masks']} real masks, {r['dates']} dates, "
+              f"{len(r['bands'])} bands (mean over cases, filled pixels only)")
+        print(f"{'method':<16} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
+        for m, s in r["scores"].items():
+            print(f"{m:<16} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

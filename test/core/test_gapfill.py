@@ -1,0 +1,67 @@
+"""Multi-date gap-filling on a real eo-learn stack with a real cloud mask."""
+import numpy as np
+import pytest
+
+from cloudfree.core.errors import InputError
+from cloudfree.core.gapfill import (FALLBACK, FROM_OTHER_DATES, ORIGINAL, gapfill, linear_in_time, mean_fill,
+                                    nearest_date)
+
+
+@pytest.fixture(scope="module")
+def series(data_dir):
+    """Three clear real dates (2015-07-11, 08-30, 09-09), bands B02 B03 B04 B08, and a real 39 % cloud mask."""
+    folder = data_dir / "s2_l1c_timeseries_eolearn"
+    frames = np.load(folder / "REFERENCE_SCENES.npy")[[4, 3, 2]][..., [1, 2, 3, 7]]
+    stack = np.moveaxis(frames, -1, 1).astype(np.float64)
+    cloud = np.load(folder / "CLM_S2C.npy")[14, ..., 0]
+    return stack, cloud, [0.0, 50.0, 60.0]
+
+
+def test_clear_pixels_are_kept_bit_for_bit_and_sources_are_coded(series):
+    stack, cloud, days = series
+    clear = np.ones((3,) + cloud.shape, bool)
+    clear[1] = ~cloud
+    filled, source = gapfill(stack, clear, days, target=1)
+    np.testing.assert_array_equal(filled[:, ~cloud], stack[1][:, ~cloud])
+    assert 0.3 < cloud.mean() < 0.5
+    np.testing.assert_array_equal(source, np.where(cloud, FROM_OTHER_DATES, ORIGINAL))
+
+
+def test_a_seasonal_change_is_corrected_where_other_methods_copy_it(series):
+    stack, cloud, days = series
+    seasonal = stack.copy()
+    seasonal[2] = stack[1] * 1.3 + 0.02            # the next date: same ground, greener, brighter
+    seasonal[0] = stack[1] * 0.8                    # the earlier date: darker
+    clear = np.ones((3,) + cloud.shape, bool)
+    clear[1] = ~cloud
+    truth = stack[1][:, cloud]
+    filled, _ = gapfill(seasonal, clear, days, target=1)
+    nearest = nearest_date(seasonal, clear, days, target=1)
+    linear = linear_in_time(seasonal, clear, days, target=1)
+    err = lambda est: np.abs(est[:, cloud] - truth).mean()  # noqa: E731
+    assert err(filled) < 0.005 and err(filled) < 0.2 * err(nearest)
+    assert err(filled) < 0.2 * err(linear)
+    # linear interpolation is exactly the time-weighted mix of the two raw dates
+    np.testing.assert_allclose(linear[:, cloud], (seasonal[0] + 50 / 60 * (seasonal[2] - seasonal[0]))[:, cloud])
+
+
+def test_pixels_no_other_date_sees_fall_back_to_single_image_fill(series):
+    stack, cloud, days = series
+    clear = np.ones((3,) + cloud.shape, bool)
+    clear[1] = ~cloud
+    clear[0] = clear[2] = ~cloud                    # every other date is cloudy where the target is
+    filled, source = gapfill(stack, clear, days, target=1)
+    assert (source[cloud] == FALLBACK).all()
+    np.testing.assert_allclose(filled[:, cloud], mean_fill(stack, clear, 1)[:, cloud])
+
+
+def test_bad_stacks_are_refused_with_what_to_change(series):
+    stack, cloud, days = series
+    clear = np.ones((3,) + cloud.shape, bool)
+    with pytest.raises(InputError, match="do not match"):
+        gapfill(stack, clear[:2], days, 1)
+    with pytest.raises(InputError, match="distinct date"):
+        gapfill(stack, clear, [0.0, 0.0, 5.0], 1)
+    clear[1] = False
+    with pytest.raises(InputError, match="another target date"):
+        gapfill(stack, clear, days, 1)
