@@ -7,7 +7,10 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .cloudmask import CloudMaskAlgorithm
+from .composite import CompositeAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .evaluate_reconstruction import EvaluateReconstructionAlgorithm
+from .gapfill import GapfillAlgorithm
 from .sclmask import SclMaskAlgorithm
 from .train import TrainAlgorithm
 
@@ -31,5 +34,6 @@ class CloudFreeProvider(QgsProcessingProvider):
         return str(ICON)
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
-        for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm(), EvaluateAlgorithm(), TrainAlgorithm()):
+        for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm(), EvaluateAlgorithm(), TrainAlgorithm(),
+                          GapfillAlgorithm(), CompositeAlgorithm(), EvaluateReconstructionAlgorithm()):
             self.addAlgorithm(algorithm)

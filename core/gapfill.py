@@ -11,7 +11,8 @@ arrays.  Arrays: stack (dates, bands, H, W) reflectance, clear (dates, H, W).
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -35,8 +36,37 @@ def _check(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: 
     return np.asarray(days, np.float64)
 
 
-def local_correction(source: np.ndarray, target: np.ndarray, common: np.ndarray, radius: int) -> np.ndarray:
-    """`source` (H, W) mapped onto `target` by a windowed linear fit on the `common` pixels."""
+@dataclass(frozen=True)
+class SceneFits:
+    """Fits over a whole scene, for filling it piece by piece (strips) as if whole.
+
+    What gapfill takes over the whole array, the scene-wide fit of each date
+    onto the target (where a window has too little clear support) and the
+    target's mean (the fallback), cannot be taken over a piece; the caller
+    sums them over the scene and passes them in.  Arrays are (dates, bands)
+    except `usable` (dates,: at least 2 pixels clear on both) and
+    `target_mean` (bands,).
+    """
+
+    usable: np.ndarray
+    gains: np.ndarray
+    source_means: np.ndarray
+    target_means: np.ndarray
+    target_mean: np.ndarray
+
+    def band(self, b: int) -> "SceneFits":
+        """The fits of band b alone, for a stack of that one band."""
+        return SceneFits(self.usable, self.gains[:, b:b + 1], self.source_means[:, b:b + 1],
+                         self.target_means[:, b:b + 1], self.target_mean[b:b + 1])
+
+
+def local_correction(source: np.ndarray, target: np.ndarray, common: np.ndarray, radius: int,
+                     overall_fit: Optional[Tuple[float, float, float]] = None) -> np.ndarray:
+    """`source` (H, W) mapped onto `target` by a windowed linear fit on the `common` pixels.
+
+    `overall_fit` (gain, source mean, target mean) replaces the fit over the
+    array where a window lacks support (see SceneFits).
+    """
     w = common.astype(np.float64)
     n = box_mean(w, radius)
     s, t = np.where(common, source, 0.0), np.where(common, target, 0.0)
@@ -46,7 +76,10 @@ def local_correction(source: np.ndarray, target: np.ndarray, common: np.ndarray,
     cov = box_mean(s * t, radius) / safe_n - ms * mt
     gain = np.clip(cov / (vs + 1e-4), 0.0, 3.0)   # regularised: flat windows fall back to an offset
     local = mt + gain * (source - ms)
-    if common.sum() >= 2:                           # scene-wide fit where a window has too little support
+    if overall_fit is not None:
+        gain_all, ms_all, mt_all = overall_fit
+        overall = mt_all + gain_all * (source - ms_all)
+    elif common.sum() >= 2:                           # scene-wide fit where a window has too little support
         g = np.cov(source[common], target[common], bias=True)
         gain_all = float(np.clip(g[0, 1] / (g[0, 0] + 1e-4), 0.0, 3.0))
         overall = target[common].mean() + gain_all * (source - source[common].mean())
@@ -100,14 +133,15 @@ def linear_in_time(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], 
 
 
 def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
-            radius: int = 7) -> Tuple[np.ndarray, np.ndarray]:
+            radius: int = 7, scene: Optional[SceneFits] = None) -> Tuple[np.ndarray, np.ndarray]:
     """The target date with its masked pixels filled; and a per-pixel source code (SOURCE_NAMES).
 
-    Clear target pixels are returned unchanged, bit for bit.
+    Clear target pixels are returned unchanged, bit for bit.  With `scene`,
+    the stack is a piece of a larger scene whose scene-wide fits are given.
     """
     d = _check(stack, clear, days, target)
     image, ok = stack[target], clear[target]
-    if not ok.any():
+    if scene is None and not ok.any():
         raise InputError("The target date has no clear pixel to fit the seasonal correction on; "
                          "choose another target date.")
     bands = image.shape[0]
@@ -117,14 +151,18 @@ def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target:
         if i == target or not clear[i].any():
             continue
         common = clear[i] & ok
-        if common.sum() < 2:
+        if (common.sum() < 2) if scene is None else not scene.usable[i]:
             continue
         w_i = np.where(clear[i] & ~ok, 1.0 / (1.0 + abs(d[i] - d[target])) ** 2, 0.0)
         for b in range(bands):
+            fit = None if scene is None else (scene.gains[i, b], scene.source_means[i, b], scene.target_means[i, b])
             total[b] += w_i * local_correction(stack[i, b].astype(np.float64), image[b].astype(np.float64),
-                                               common, radius)
+                                               common, radius, fit)
         weight += w_i
-    filled = mean_fill(stack, clear, target)
+    if scene is None:
+        filled = mean_fill(stack, clear, target)
+    else:
+        filled = np.where(ok[None], image, scene.target_mean[:, None, None]).astype(np.float64)
     have = weight > 0
     filled[:, have] = total[:, have] / weight[have]
     source = np.where(ok, ORIGINAL, np.where(have, FROM_OTHER_DATES, FALLBACK)).astype(np.uint8)

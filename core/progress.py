@@ -46,3 +46,19 @@ class TqdmFeedback(Feedback):
 
     def close(self) -> None:
         self.bar.close()
+
+
+class SubFeedback(Feedback):
+    """One step of a longer run: maps the step's 0-100 % onto [start, end] of the parent's bar."""
+
+    def __init__(self, parent: Feedback, start: float, end: float) -> None:
+        self.parent, self.start, self.end = parent, float(start), float(end)
+
+    def set_progress(self, percent: float) -> None:
+        self.parent.set_progress(self.start + (self.end - self.start) * min(100.0, max(0.0, percent)) / 100.0)
+
+    def is_cancelled(self) -> bool:
+        return self.parent.is_cancelled()
+
+    def info(self, message: str) -> None:
+        self.parent.info(message)

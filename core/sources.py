@@ -78,11 +78,19 @@ class RasterLayerSource:
         self.nodata = self.ds.nodata
         self.description = Path(self.path).name
 
-    def read(self, window: Window) -> ReadResult:
+    @property
+    def dtype(self) -> str:
+        return self.ds.dtypes[self.indexes[0] - 1]
+
+    def read_raw(self, window: Window) -> np.ndarray:
+        """The stored values (DN, the file's data type) of the bands, on the processing grid."""
         fx = self.ds.width / self.grid.width
         src, shape = scaled_window(window, fx, self.ds.width, self.ds.height)
-        raw = self.ds.read(self.indexes, window=src, out_shape=(len(self.indexes),) + shape,
-                           resampling=_resampling(fx), masked=False)
+        return self.ds.read(self.indexes, window=src, out_shape=(len(self.indexes),) + shape,
+                            resampling=_resampling(fx), masked=False)
+
+    def read(self, window: Window) -> ReadResult:
+        raw = self.read_raw(window)
         data = raw.astype(np.float32)
         if self.nodata is not None and not np.isnan(self.nodata):
             valid = ~np.any(raw == self.nodata, axis=0)
@@ -120,14 +128,24 @@ class SafeSource:
         self.scales = [product.reflectance_scale(b) for b in self.bands]
         self.description = product.path.name
 
-    def read(self, window: Window) -> ReadResult:
-        out = np.empty((len(self.bands), int(window.height), int(window.width)), np.float32)
-        all_zero = np.ones(out.shape[1:], bool)
-        for i, ((ds, factor), (offset, divisor)) in enumerate(zip(self.datasets, self.scales)):
+    @property
+    def dtype(self) -> str:
+        return self.datasets[0][0].dtypes[0]
+
+    def read_raw(self, window: Window) -> np.ndarray:
+        """The stored DN of the bands (uint16), each resampled onto the processing grid."""
+        out = np.empty((len(self.bands), int(window.height), int(window.width)), self.dtype)
+        for i, (ds, factor) in enumerate(self.datasets):
             src, shape = scaled_window(window, factor, ds.width, ds.height)
-            dn = ds.read(1, window=src, out_shape=shape, resampling=_resampling(factor))
-            all_zero &= dn == 0
-            out[i] = (dn.astype(np.float32) + offset) / divisor
+            out[i] = ds.read(1, window=src, out_shape=shape, resampling=_resampling(factor))
+        return out
+
+    def read(self, window: Window) -> ReadResult:
+        raw = self.read_raw(window)
+        out = np.empty(raw.shape, np.float32)
+        all_zero = np.all(raw == 0, axis=0)
+        for i, (offset, divisor) in enumerate(self.scales):
+            out[i] = (raw[i].astype(np.float32) + offset) / divisor
         valid = ~all_zero
         out[:, all_zero] = 0.0
         return out, valid

@@ -1,0 +1,63 @@
+"""Best-pixel composite of a time series: per pixel one clear observation."""
+from __future__ import annotations
+
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterString
+
+from .common import engine_errors
+from .feedback import QgisFeedback
+from .series import SeriesAlgorithm
+
+
+class CompositeAlgorithm(SeriesAlgorithm):
+    CENTRE = "CENTRE"
+    CENTRE_DATE = "CENTRE_DATE"
+    EMPTY_PERCENT = "EMPTY_PERCENT"
+
+    def name(self) -> str:
+        return "composite"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Best-pixel composite")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Builds one cloud-free image from several dates: each pixel is the clear observation nearest in time "
+            "to the middle of the period (or to the date given as centre), ties going to the earlier date. A real "
+            "observation is copied, not a median, so the bands of a pixel belong together.\n\n"
+            "Dates, cloud masks, dates list, bands and resolution as in the gap-fill algorithm: rasters on one "
+            "grid with their dates (products carry theirs), and one CloudFree mask per date in the same order "
+            "(empty: computed with the bundled model).\n\n"
+            "Outputs: the composite, with the first date's bands, grid, data type and scale, styled in true "
+            "colour; and the source: the position of the date each pixel comes from (0 = first), labelled with "
+            "its date, 255 where no date is clear (no data in the composite).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.add_series_parameters()
+        self.addParameter(QgsProcessingParameterString(
+            self.CENTRE, self.tr("Prefer the clear date nearest to, YYYY-MM-DD (empty: the middle of the period)"),
+            optional=True))
+        self.add_raster_outputs(self.tr("Composite"), self.tr("Date of each pixel"))
+        self.addOutput(QgsProcessingOutputNumber(self.EMPTY_PERCENT,
+                                                 self.tr("Pixels clear on no date (% of all pixels)")))
+        self.addOutput(QgsProcessingOutputString(self.CENTRE_DATE, self.tr("Centre date")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..core.composite import composite_rasters
+
+        args = self.series_arguments(parameters, context)
+        centre = self.parameterAsString(parameters, self.CENTRE, context).strip() or None
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        source = self.parameterAsOutputLayer(parameters, self.SOURCE, context)
+        self.remember_destination(self.OUTPUT, output)
+        self.remember_destination(self.SOURCE, source)
+        with engine_errors():
+            result = composite_rasters(args.pop("inputs"), args.pop("masks"), output, source_output=source,
+                                       centre=centre, feedback=QgisFeedback(feedback), **args)
+        self.style_outputs(result.output, result.source_output)
+        feedback.pushInfo(self.tr("Pixels by date: {}; {:.1f} s.").format(
+            ", ".join(f"{k}: {v}" for k, v in result.counts.items()), result.seconds))
+        return {self.OUTPUT: str(result.output), self.SOURCE: str(result.source_output),
+                self.EMPTY_PERCENT: float(result.empty_percent), self.CENTRE_DATE: result.centre}
+
+
+__all__ = ["CompositeAlgorithm"]

@@ -1,0 +1,123 @@
+"""Scores a reconstruction against a reference on the pixels that were filled."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from ..core.bands import PRESET_LABELS
+from ..core.recon_evaluation import MASK_SCHEMES
+from .cloudmask import PRESET_KEYS
+from .common import CloudFreeAlgorithm, engine_errors
+from .evaluate import layer_file
+
+#: MASK_CLASSES options: the core's scheme names, in this order.
+MASK_SCHEME_KEYS = list(MASK_SCHEMES)
+#: Overall score in the core -> (output key, description).
+OVERALL_KEYS = {"mae": ("MAE", "mean absolute error (reflectance)"),
+                "rmse": ("RMSE", "root mean square error (reflectance)"),
+                "psnr": ("PSNR", "peak signal-to-noise ratio (dB, peak 1.0)"),
+                "ssim": ("SSIM", "structural similarity"),
+                "sam_deg": ("SAM_DEG", "spectral angle (degrees)"),
+                "pixels": ("PIXELS", "filled pixels scored")}
+
+
+class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
+    RECONSTRUCTION = "RECONSTRUCTION"
+    REFERENCE = "REFERENCE"
+    MASK = "MASK"
+    MASK_CLASSES = "MASK_CLASSES"
+    BANDS = "BANDS"
+    BAND_PRESET = "BAND_PRESET"
+    BAND_MAPPING = "BAND_MAPPING"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+
+    STYLES = {}
+
+    def name(self) -> str:
+        return "evaluate_reconstruction"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Evaluate a reconstruction against a reference")
+
+    def group(self) -> str:
+        return self.tr("Reconstruction")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "reconstruction"
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Scores a reconstructed image (e.g. a gap-fill output) against the true image, on the pixels that "
+            "were filled only: clear pixels are copied and would only dilute the error.\n\n"
+            "Reconstruction and reference: rasters on the same grid with the same band layout (preset or "
+            "mapping), read as reflectance. Bands: e.g. 'B02, B03, B04' to score some bands only.\n\n"
+            "Mask: which pixels were filled: a CloudFree mask (1 thick, 2 thin cloud, 3 shadow are filled; "
+            "255 no data), a gap-fill source raster (codes 1 and 2), or a binary mask (non-zero). It may be "
+            "coarser than the images (same CRS).\n\n"
+            "Outputs, over all scored bands: MAE and RMSE in reflectance, PSNR (dB, peak 1.0), SSIM (7 x 7 "
+            "windows, averaged over filled pixels), SAM (mean spectral angle in degrees) and the number of "
+            "pixels scored. The per-band table goes to the log and, optionally, to a CSV or JSON file.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer(self.RECONSTRUCTION, self.tr("Reconstruction")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Reference (true image)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.MASK, self.tr("Mask of the filled pixels")))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MASK_CLASSES, self.tr("Mask classes"),
+            options=[self.tr(MASK_SCHEMES[k]) for k in MASK_SCHEME_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BANDS, self.tr("Bands to score, e.g. B02, B03, B04 (empty: all)"), optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BAND_PRESET, self.tr("Band preset of both rasters"),
+            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Scores table"), fileFilter="CSV (*.csv);;JSON (*.json)",
+            optional=True, createByDefault=False))
+        for key, description in OVERALL_KEYS.values():
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr("Overall {}").format(self.tr(description))))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..core.recon_evaluation import evaluate_reconstruction, format_recon_table, write_recon_scores
+
+        files = {}
+        for key, what in ((self.RECONSTRUCTION, "reconstruction"), (self.REFERENCE, "reference"), (self.MASK, "mask")):
+            layer = self.parameterAsRasterLayer(parameters, key, context)
+            if layer is None:
+                raise QgsProcessingException(self.tr("Give the {} raster.").format(self.tr(what)))
+            files[key] = layer_file(layer, self.tr(what))
+        bands = [b for b in self.parameterAsString(parameters, self.BANDS, context).replace(";", ",").split(",")
+                 if b.strip()]
+        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
+        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
+        if table and Path(table).suffix.lower() not in (".csv", ".json"):
+            raise QgsProcessingException(self.tr("The scores table must be a .csv or .json file, not {}.")
+                                         .format(Path(table).name))
+        feedback.setProgress(0)
+        with engine_errors():
+            scores = evaluate_reconstruction(
+                files[self.RECONSTRUCTION], files[self.REFERENCE], files[self.MASK], bands or None,
+                MASK_SCHEME_KEYS[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)],
+                PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None)
+            if table:
+                try:
+                    write_recon_scores(scores, table)
+                except OSError as exc:
+                    raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
+                                                 .format(table, exc)) from exc
+        feedback.pushInfo(format_recon_table(scores, self.tr("{} against {}").format(
+            Path(files[self.RECONSTRUCTION]).name, Path(files[self.REFERENCE]).name)))
+        results = {key: (int if metric == "pixels" else float)(scores["overall"][metric])
+                   for metric, (key, _) in OVERALL_KEYS.items()}
+        results[self.OUTPUT_TABLE] = table or None
+        feedback.setProgress(100)
+        return results
+
+
+__all__ = ["EvaluateReconstructionAlgorithm", "OVERALL_KEYS", "MASK_SCHEME_KEYS"]

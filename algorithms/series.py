@@ -1,0 +1,88 @@
+"""Parameters shared by the algorithms that take a time series (gap-fill, composite)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString)
+
+from ..core.bands import PRESET_LABELS
+from ..core.dates import split_dates
+from .cloudmask import PRESET_KEYS
+from .common import CloudFreeAlgorithm
+from .evaluate import layer_file
+
+#: RESOLUTION options: None keeps plain rasters on their own grid (products: 20 m).
+SERIES_RESOLUTIONS = [None, 10, 20, 60]
+
+
+class SeriesAlgorithm(CloudFreeAlgorithm):
+    """Inputs, masks, dates, bands, resolution, buffer and the two raster outputs of a series run."""
+
+    INPUTS = "INPUTS"
+    MASKS = "MASKS"
+    DATES = "DATES"
+    BAND_PRESET = "BAND_PRESET"
+    BAND_MAPPING = "BAND_MAPPING"
+    SOURCE = "SOURCE"
+
+    STYLES: Dict[str, Path] = {}
+
+    def group(self) -> str:
+        return self.tr("Reconstruction")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "reconstruction"
+
+    def add_series_parameters(self) -> None:
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.INPUTS, self.tr("Dates of one area (raster layers on one grid, or Sentinel-2 product layers)"),
+            layerType=QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.MASKS, self.tr("Cloud masks, one per date in the same order (CloudFree class rasters; empty: "
+                                "computed with the bundled model)"),
+            layerType=QgsProcessing.TypeRaster, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.DATES, self.tr("Dates of the inputs in the same order, YYYY-MM-DD separated by commas (needed for "
+                                "plain rasters; products carry theirs)"), optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BAND_PRESET, self.tr("Band preset of the input rasters"),
+            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RESOLUTION, self.tr("Processing resolution"),
+            options=[self.tr("Native grid of the rasters (20 m for products)"), "10 m", "20 m", "60 m"],
+            defaultValue=0))
+        self.add_buffer_parameter()
+
+    def add_raster_outputs(self, output_description: str, source_description: str) -> None:
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, output_description))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.SOURCE, source_description))
+
+    def series_arguments(self, parameters, context) -> Dict[str, Any]:
+        """The engine's keyword arguments for inputs, masks, dates, bands, resolution and buffer."""
+        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
+        if len(layers) < 2:
+            raise QgsProcessingException(self.tr("Give at least two dates of the same area."))
+        inputs = [layer_file(layer, self.tr("input")) for layer in layers]
+        mask_layers = self.parameterAsLayerList(parameters, self.MASKS, context)
+        masks: Optional[List[str]] = [layer_file(m, self.tr("mask")) for m in mask_layers] or None
+        if masks is not None and len(masks) != len(inputs):
+            raise QgsProcessingException(self.tr(
+                "Give one cloud mask per date, in the same order ({} dates, {} masks), or none to compute them.")
+                .format(len(inputs), len(masks)))
+        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
+        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        return dict(masks=masks, dates=split_dates(self.parameterAsString(parameters, self.DATES, context)),
+                    band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
+                    resolution_m=SERIES_RESOLUTIONS[self.parameterAsEnum(parameters, self.RESOLUTION, context)],
+                    buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), inputs=inputs)
+
+    def style_outputs(self, output: Path, source: Path) -> None:
+        """Have postProcessAlgorithm apply the styles written beside the outputs (generated per run)."""
+        styles = {self.OUTPUT: output.with_suffix(".qml"), self.SOURCE: source.with_suffix(".qml")}
+        self.STYLES = {k: v for k, v in styles.items() if v.is_file()}

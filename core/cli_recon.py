@@ -1,0 +1,125 @@
+"""Command-line subcommands for reconstruction: gapfill, composite, evaluate-reconstruction.
+
+Kept apart from cli.py so that the masking commands' module stays small;
+cli.py adds these parsers and hands the parsed arguments here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import List, Optional, Union
+
+from .bands import PRESETS
+from .errors import InputError
+from .progress import Feedback
+
+COMMANDS = ("gapfill", "composite", "evaluate-reconstruction")
+AUTO_MASK = "auto"
+
+
+def _series_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="the dates: rasters on one grid, or .SAFE products of one tile")
+    p.add_argument("-o", "--output", required=True, help="output raster (.tif, Cloud Optimized GeoTIFF)")
+    p.add_argument("--source-output", help="source raster (.tif); default <output>_source.tif")
+    p.add_argument("--mask", action="append", default=[],
+                   help=f"CloudFree class raster of each input, in order (repeat; '{AUTO_MASK}' computes that one "
+                        "with the bundled model); none given: all computed")
+    p.add_argument("--dates", help="dates of the inputs in order, e.g. 2015-07-11,2015-08-30 "
+                                   "(required for plain rasters; .SAFE products carry theirs)")
+    p.add_argument("--bands", choices=sorted(PRESETS), help="band preset of plain rasters (default: from band count)")
+    p.add_argument("--band-mapping", help="explicit mapping, e.g. 'B02=1,B03=2,B04=3,B08=4'")
+    p.add_argument("--resolution", type=int, choices=(10, 20, 60),
+                   help="processing resolution in metres (default: native for rasters, 20 for .SAFE)")
+    p.add_argument("--buffer", type=int, default=0, help="grow clouds and shadows of the masks by this many pixels")
+    p.add_argument("--model", help="model for computed masks (default: best bundled)")
+    p.add_argument("--max-memory", type=float, default=1024.0, help="memory limit of a strip in MB (default 1024)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_recon_parsers(sub) -> None:
+    gf = sub.add_parser("gapfill", help="fill the clouds and shadows of one date from the other dates")
+    _series_args(gf)
+    gf.add_argument("--target", required=True,
+                    help="the date to fill: its position among the inputs (1 = first) or its date YYYY-MM-DD")
+    gf.add_argument("--radius", type=int, default=7, help="window radius of the local seasonal fit (default 7)")
+    co = sub.add_parser("composite", help="best-pixel composite: per pixel the clear date nearest the period's middle")
+    _series_args(co)
+    co.add_argument("--centre", help="prefer the clear date nearest this one (default: middle of the period)")
+    ev = sub.add_parser("evaluate-reconstruction", help="score a reconstruction against a reference on filled pixels")
+    ev.add_argument("reconstruction", help="reconstructed raster (e.g. a gapfill output)")
+    ev.add_argument("--reference", required=True, help="the true image on the same grid")
+    ev.add_argument("--mask", required=True, help="which pixels were filled: a mask or a gapfill source raster")
+    ev.add_argument("--mask-classes", choices=("cloudfree", "source", "nonzero"), default="cloudfree",
+                    help="cloudfree: classes 1-3 are filled; source: gapfill codes 1-2; nonzero: binary mask")
+    ev.add_argument("--band", action="append", default=[], help="score only this band (repeat; default all)")
+    ev.add_argument("--bands", choices=sorted(PRESETS), help="band preset of both rasters")
+    ev.add_argument("--band-mapping", help="explicit mapping of both rasters")
+    ev.add_argument("--table", help="write the scores to this .csv or .json")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+
+def parse_target(text: str) -> Union[int, str]:
+    """'3' -> index 2 (the CLI counts from 1); a date stays a date."""
+    if re.fullmatch(r"\s*\d+\s*", text):
+        position = int(text)
+        if position < 1:
+            raise InputError("The target position counts from 1 (the first input).")
+        return position - 1
+    return text.strip()
+
+
+def _masks(given: List[str], count: int) -> Optional[List[Optional[str]]]:
+    if not given:
+        return None
+    if len(given) != count:
+        raise InputError(f"Give one --mask per input ({count} inputs, {len(given)} masks); "
+                         f"'{AUTO_MASK}' computes one.")
+    return [None if m == AUTO_MASK else m for m in given]
+
+
+def _close(feedback: Feedback) -> None:
+    """End a progress bar before printing (the CLI's TqdmFeedback has one)."""
+    close = getattr(feedback, "close", None)
+    if close is not None:
+        close()
+
+
+def run_recon_command(args, feedback: Feedback) -> int:
+    """Run a reconstruction subcommand; engine errors propagate to main()."""
+    if args.command == "evaluate-reconstruction":
+        from .recon_evaluation import evaluate_reconstruction, format_recon_table, write_recon_scores
+        scores = evaluate_reconstruction(args.reconstruction, args.reference, args.mask, args.band or None,
+                                         args.mask_classes, args.bands, args.band_mapping)
+        if args.table:
+            write_recon_scores(scores, args.table)
+        _close(feedback)
+        print(json.dumps(scores, indent=2) if args.json else format_recon_table(scores, args.reconstruction))
+        return 0
+    from .dates import split_dates
+    common = dict(masks=_masks(args.mask, len(args.inputs)), dates=split_dates(args.dates),
+                  source_output=args.source_output, band_preset=args.bands, band_mapping=args.band_mapping,
+                  resolution_m=args.resolution, buffer_px=args.buffer, model=args.model,
+                  max_memory_mb=args.max_memory, feedback=feedback)
+    if args.command == "gapfill":
+        from .gapfill_rasters import gapfill_rasters
+        result = gapfill_rasters(args.inputs, args.output, parse_target(args.target), radius=args.radius, **common)
+        info = {"output": str(result.output), "source": str(result.source_output), "target": result.target + 1,
+                "target_date": result.target_date, "bands": result.bands, "pixels": result.counts,
+                "filled_percent": round(result.filled_percent, 3), "seconds": round(result.seconds, 2)}
+        lines = [f"Reconstruction written: {result.output} (style: {result.output.with_suffix('.qml')})",
+                 f"Source written: {result.source_output}",
+                 f"Target {result.target_date}: {result.filled_percent:.2f} % of valid pixels filled; "
+                 + ", ".join(f"{k}: {v}" for k, v in result.counts.items())]
+    else:
+        from .composite import composite_rasters
+        masks = common.pop("masks")
+        result = composite_rasters(args.inputs, masks, args.output, centre=args.centre, **common)
+        info = {"output": str(result.output), "source": str(result.source_output), "centre": result.centre,
+                "pixels_by_date": result.counts, "empty_percent": round(result.empty_percent, 3),
+                "seconds": round(result.seconds, 2)}
+        lines = [f"Composite written: {result.output}", f"Source (date index) written: {result.source_output}",
+                 f"Centre {result.centre}; pixels by date: " + ", ".join(f"{k}: {v}" for k, v in result.counts.items())]
+    _close(feedback)
+    print(json.dumps(info, indent=2) if args.json else "\n".join(lines))
+    return 0
