@@ -11,6 +11,7 @@ from .composite import CompositeAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_reconstruction import EvaluateReconstructionAlgorithm
 from .gapfill import GapfillAlgorithm
+from .reconstruct import ReconstructAlgorithm
 from .sclmask import SclMaskAlgorithm
 from .train import TrainAlgorithm
 
@@ -35,5 +36,6 @@ class CloudFreeProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm(), EvaluateAlgorithm(), TrainAlgorithm(),
-                          GapfillAlgorithm(), CompositeAlgorithm(), EvaluateReconstructionAlgorithm()):
+                          GapfillAlgorithm(), CompositeAlgorithm(), ReconstructAlgorithm(),
+                          EvaluateReconstructionAlgorithm()):
             self.addAlgorithm(algorithm)

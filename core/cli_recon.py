@@ -1,4 +1,4 @@
-"""Command-line subcommands for reconstruction: gapfill, composite, evaluate-reconstruction.
+"""Command-line subcommands for reconstruction: gapfill, composite, reconstruct, evaluate-reconstruction.
 
 Kept apart from cli.py so that the masking commands' module stays small;
 cli.py adds these parsers and hands the parsed arguments here.
@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 from .bands import PRESETS
 from .errors import InputError
 from .progress import Feedback
 
-COMMANDS = ("gapfill", "composite", "evaluate-reconstruction")
+COMMANDS = ("gapfill", "composite", "reconstruct", "evaluate-reconstruction")
 AUTO_MASK = "auto"
 
 
@@ -37,6 +37,38 @@ def _series_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _reconstruct_parser(sub) -> None:
+    rc = sub.add_parser("reconstruct", help="fill the clouds and shadows of one image with the inpainting U-Net")
+    rc.add_argument("input", help="multi-band raster with Sentinel-2 bands (not a .SAFE product: export it first)")
+    rc.add_argument("--mask", required=True,
+                    help="CloudFree class raster of the input (0 clear, 1 thick, 2 thin cloud, 3 shadow); "
+                         "resampled (nearest) onto the input's grid")
+    rc.add_argument("-o", "--output", required=True, help="output raster (.tif, Cloud Optimized GeoTIFF)")
+    rc.add_argument("--source-output", help="optional source raster (.tif): 0 kept, 1 filled")
+    rc.add_argument("--bands", choices=sorted(PRESETS), help="band preset of the raster (default: from band count)")
+    rc.add_argument("--band-mapping", help="explicit mapping, e.g. 'B02=1,B03=2,B04=3,...'")
+    rc.add_argument("--dn-scale", type=float,
+                    help="divide raster values by this to get reflectance (default: 10000 for integer rasters, "
+                         "1 for float)")
+    rc.add_argument("--dn-offset", type=float, default=0.0,
+                    help="add this to raster values first (e.g. -1000 for baseline 04.00+ exports)")
+    rc.add_argument("--mask-classes", default="1,2,3",
+                    help="mask classes to fill, e.g. 1,2 for clouds only (default 1,2,3: clouds and shadows)")
+    rc.add_argument("--buffer", type=int, default=0, help="grow the filled area by this many pixels (default 0)")
+    rc.add_argument("--model", help="reconstruction model: bundled name or .onnx path with its .json card "
+                                    "(default: cloudfree_inpaint_s2)")
+    rc.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def parse_mask_classes(text: str) -> Tuple[int, ...]:
+    """'1,2' -> (1, 2): CloudFree classes to fill (1 thick cloud, 2 thin cloud, 3 shadow)."""
+    parts = [p.strip() for p in re.split(r"[,;\s]+", text or "") if p.strip()]
+    if not parts or not all(re.fullmatch(r"\d+", p) for p in parts) or not set(map(int, parts)) <= {1, 2, 3}:
+        raise InputError(f"Mask classes '{text}' are not a list of CloudFree classes: give some of 1 (thick "
+                         "cloud), 2 (thin cloud) and 3 (shadow), e.g. '1,2,3' or '1,2'.")
+    return tuple(sorted(set(map(int, parts))))
+
+
 def add_recon_parsers(sub) -> None:
     gf = sub.add_parser("gapfill", help="fill the clouds and shadows of one date from the other dates")
     _series_args(gf)
@@ -46,6 +78,7 @@ def add_recon_parsers(sub) -> None:
     co = sub.add_parser("composite", help="best-pixel composite: per pixel the clear date nearest the period's middle")
     _series_args(co)
     co.add_argument("--centre", help="prefer the clear date nearest this one (default: middle of the period)")
+    _reconstruct_parser(sub)
     ev = sub.add_parser("evaluate-reconstruction", help="score a reconstruction against a reference on filled pixels")
     ev.add_argument("reconstruction", help="reconstructed raster (e.g. a gapfill output)")
     ev.add_argument("--reference", required=True, help="the true image on the same grid")
@@ -96,6 +129,8 @@ def run_recon_command(args, feedback: Feedback) -> int:
         _close(feedback)
         print(json.dumps(scores, indent=2) if args.json else format_recon_table(scores, args.reconstruction))
         return 0
+    if args.command == "reconstruct":
+        return _run_reconstruct(args, feedback)
     from .dates import split_dates
     common = dict(masks=_masks(args.mask, len(args.inputs)), dates=split_dates(args.dates),
                   source_output=args.source_output, band_preset=args.bands, band_mapping=args.band_mapping,
@@ -120,6 +155,33 @@ def run_recon_command(args, feedback: Feedback) -> int:
                 "seconds": round(result.seconds, 2)}
         lines = [f"Composite written: {result.output}", f"Source (date index) written: {result.source_output}",
                  f"Centre {result.centre}; pixels by date: " + ", ".join(f"{k}: {v}" for k, v in result.counts.items())]
+    _close(feedback)
+    print(json.dumps(info, indent=2) if args.json else "\n".join(lines))
+    return 0
+
+
+def _run_reconstruct(args, feedback: Feedback) -> int:
+    from .inputs import is_safe_input
+    from .reconstruct import reconstruct
+    if is_safe_input(args.input):
+        raise InputError(f"{args.input} is a folder, .zip or MTD file, not a raster: single-image reconstruction "
+                         "reads a plain multi-band raster; export the bands of a Sentinel-2 product to a GeoTIFF "
+                         "first.")
+    if args.buffer < 0:
+        raise InputError(f"The buffer is a number of pixels, 0 or more, not {args.buffer}.")
+    if args.dn_scale is not None and args.dn_scale <= 0:
+        raise InputError(f"The DN scale divides raster values into reflectance; it must be positive, "
+                         f"not {args.dn_scale}.")
+    result = reconstruct(args.input, args.mask, args.output, source=args.source_output, model=args.model,
+                         band_preset=args.bands, band_mapping=args.band_mapping, dn_scale=args.dn_scale,
+                         dn_offset=args.dn_offset, mask_classes=parse_mask_classes(args.mask_classes),
+                         buffer_px=args.buffer, feedback=feedback)
+    info = {"output": str(result.output_path), "source": str(result.source_path) if result.source_path else None,
+            "filled_pixels": result.filled_pixels, "model": result.model, "seconds": round(result.seconds, 2)}
+    lines = [f"Reconstruction written: {result.output_path} (style: {result.output_path.with_suffix('.qml')})"]
+    if result.source_path:
+        lines.append(f"Source written: {result.source_path} (0 kept, 1 filled)")
+    lines.append(f"{result.filled_pixels} pixels filled by {result.model} in {result.seconds:.1f} s")
     _close(feedback)
     print(json.dumps(info, indent=2) if args.json else "\n".join(lines))
     return 0

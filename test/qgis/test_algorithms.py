@@ -26,7 +26,8 @@ def run(algorithm: str, parameters: dict) -> dict:
 def test_provider_lists_every_algorithm(cloudfree_provider):
     ids = sorted(a.id() for a in cloudfree_provider.algorithms())
     assert ids == ["cloudfree:cloudmask", "cloudfree:composite", "cloudfree:evaluate",
-                   "cloudfree:evaluate_reconstruction", "cloudfree:gapfill", "cloudfree:sclmask", "cloudfree:train"]
+                   "cloudfree:evaluate_reconstruction", "cloudfree:gapfill", "cloudfree:reconstruct",
+                   "cloudfree:sclmask", "cloudfree:train"]
     assert cloudfree_provider.name() == "CloudFree"
     assert not cloudfree_provider.icon().isNull()
 

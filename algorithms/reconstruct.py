@@ -1,0 +1,131 @@
+"""Fills the clouds and shadows of a single image with the inpainting U-Net."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
+                       QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+
+from ..core.bands import PRESET_LABELS
+from .cloudmask import PRESET_KEYS
+from .common import CloudFreeAlgorithm, engine_errors
+from .evaluate import layer_file
+from .feedback import QgisFeedback
+
+#: MASK_CLASSES options -> the CloudFree classes filled, in the order of the options.
+MASK_CLASS_CHOICES = [("Clouds and shadows (classes 1, 2, 3)", (1, 2, 3)),
+                      ("Clouds only (classes 1, 2)", (1, 2)),
+                      ("Shadows only (class 3)", (3,))]
+
+
+class ReconstructAlgorithm(CloudFreeAlgorithm):
+    MASK = "MASK"
+    BAND_PRESET = "BAND_PRESET"
+    BAND_MAPPING = "BAND_MAPPING"
+    MASK_CLASSES = "MASK_CLASSES"
+    SOURCE = "SOURCE"
+    FILLED_PIXELS = "FILLED_PIXELS"
+    MODEL = "MODEL"
+
+    STYLES: Dict[str, Path] = {}
+
+    def name(self) -> str:
+        return "reconstruct"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Reconstruct a single image (U-Net inpainting)")
+
+    def group(self) -> str:
+        return self.tr("Reconstruction")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "reconstruction"
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Fills the cloudy and shadowed pixels of one Sentinel-2 image from the image itself, with the bundled "
+            "inpainting U-Net (cloudfree_inpaint_s2), when no other date of the area is at hand (with other "
+            "dates, 'Gap-fill a date from other dates' uses real observations instead).\n\n"
+            "Input raster: a multi-band raster with Sentinel-2 bands, reflectance x 10000 as in L1C/L2A "
+            "products (integer rasters are divided by 10000, float rasters read as reflectance). It must hold "
+            "B02, B03, B04, B05, B06, B07, B08, B8A, B11 and B12, the bands the network fills; other bands "
+            "(B01, B09, B10) are filled by a smooth interpolation from the clear neighbours. A .SAFE product "
+            "must be exported to a raster first. The scene is held in memory: clip large rasters.\n\n"
+            "Cloud mask: a CloudFree class raster of the input (0 clear, 1 thick cloud, 2 thin cloud, "
+            "3 cloud shadow, 255 no data), e.g. from the masking algorithms, in the input's CRS; a coarser mask "
+            "is resampled (nearest) onto the input's grid.\n\n"
+            "Band preset / band mapping: which band of the raster is which (Auto guesses from the band count: "
+            "13 = L1C, 12 = L2A); an explicit mapping such as 'B01=1, B02=2, ..., B12=13' overrides the "
+            "preset.\n\n"
+            "Pixels to fill: clouds and shadows (classes 1, 2, 3), clouds only (1, 2) or shadows only (3). "
+            "The buffer grows that area by this many pixels, to catch the hazy edges masks miss.\n\n"
+            "Model: a U-Net that sees the image with the masked pixels blanked out and the mask itself, trained "
+            "on clear real scenes with real and synthetic cloud-shaped holes, with a loss on the masked pixels "
+            "only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
+            "smooth estimate from the surroundings, not the surface hidden under the cloud: large holes get "
+            "little detail. Clear pixels are copied unchanged, bit for bit.\n\n"
+            "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, styled in true "
+            "colour; optionally the source of each pixel (0 kept, 1 filled), styled with a palette. Also the "
+            "number of filled pixels and the name of the model that filled them.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.INPUT, self.tr("Input raster (Sentinel-2 bands, incl. B02-B08, B8A, B11, B12)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.MASK, self.tr("Cloud mask of the input (CloudFree class raster)")))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BAND_PRESET, self.tr("Band preset of the input raster"),
+            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, ... (overrides the preset)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MASK_CLASSES, self.tr("Pixels to fill"),
+            options=[self.tr(label) for label, _ in MASK_CLASS_CHOICES], defaultValue=0))
+        self.add_buffer_parameter()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled)"), optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber(self.FILLED_PIXELS, self.tr("Filled pixels")))
+        self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..core.inputs import is_safe_input
+        from ..core.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
+
+        files = {}
+        for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):
+            layer = self.parameterAsRasterLayer(parameters, key, context)
+            if layer is None:
+                raise QgsProcessingException(self.tr("Give the {} raster.").format(self.tr(what)))
+            files[key] = layer_file(layer, self.tr(what))
+        if is_safe_input(files[self.INPUT]):
+            raise QgsProcessingException(self.tr(
+                "The input is a Sentinel-2 product; single-image reconstruction reads a plain multi-band raster. "
+                "Export its bands to a GeoTIFF first (e.g. with Translate), then run this on that file."))
+        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
+        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        source = self.parameterAsOutputLayer(parameters, self.SOURCE, context) or None
+        self.remember_destination(self.OUTPUT, output)
+        self.remember_destination(self.SOURCE, source)
+        with engine_errors():
+            result = reconstruct(
+                files[self.INPUT], files[self.MASK], output, source,
+                band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
+                mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
+                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback))
+        styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
+        if result.source_path:
+            styles[self.SOURCE] = result.source_path.with_suffix(".qml")
+        self.STYLES = {k: v for k, v in styles.items() if v.is_file()}  # written beside the outputs, per run
+        feedback.pushInfo(self.tr("{} pixels filled by {} in {:.1f} s.").format(
+            result.filled_pixels, result.model, result.seconds))
+        return {self.OUTPUT: str(result.output_path),
+                self.SOURCE: str(result.source_path) if result.source_path else None,
+                self.FILLED_PIXELS: int(result.filled_pixels), self.MODEL: result.model}
+
+
+__all__ = ["ReconstructAlgorithm", "MASK_CLASS_CHOICES"]

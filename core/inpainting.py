@@ -1,0 +1,209 @@
+"""Training the single-image reconstruction network: a U-Net that fills masked pixels.
+
+The network sees the scene with the masked pixels blanked plus the mask
+itself, and is scored only on the pixels it had to invent (masked MSE):
+clear pixels are copied from the input afterwards, so spending capacity on
+them would be wasted.  Masks are real cloud shapes (teacher masks of real
+cloudy scenes) and fractal fields, laid over clear real scenes whose truth
+is therefore known.  A plain encoder-decoder without skip connections is
+trained the same way, as the baseline the issue asks the U-Net to beat.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .progress import Feedback
+from .synthetic import TRAIN_BANDS, fractal_field, opacity_from_field
+from .training import DEFAULT_ARCHITECTURE
+from .training_data import Scene
+
+UNET = DEFAULT_ARCHITECTURE  # the same small U-Net as the cloud masks, with other inputs and outputs
+
+
+@dataclass
+class InpaintConfig:
+    bands: List[str]
+    patch: int = 128
+    batch_size: int = 16
+    steps: int = 600
+    learning_rate: float = 2e-3
+    seed: int = 0
+    validation_patches: int = 64
+    model: str = "unet"        # "unet" or "plain" (the encoder-decoder baseline)
+    device: str = "cpu"
+    max_minutes: Optional[float] = None
+    architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(UNET)))
+
+
+class MaskBank:
+    """Cloud-shaped masks: real ones (cropped, rotated) when given, fractal otherwise."""
+
+    def __init__(self, masks: Sequence[np.ndarray], rng: np.random.Generator) -> None:
+        self.masks = [m.astype(bool) for m in masks if 0.05 < m.mean() < 0.8]
+        self.rng = rng
+
+    def draw(self, size: int) -> np.ndarray:
+        if self.masks and self.rng.random() < 0.6:
+            m = self.masks[self.rng.integers(len(self.masks))]
+            reps = int(np.ceil(size / min(m.shape)))
+            m = np.tile(m, (reps, reps)) if reps > 1 else m
+            y = int(self.rng.integers(0, m.shape[0] - size + 1))
+            x = int(self.rng.integers(0, m.shape[1] - size + 1))
+            out = np.rot90(m[y:y + size, x:x + size], int(self.rng.integers(4)))
+        else:
+            cover = float(self.rng.uniform(0.05, 0.5))
+            out = opacity_from_field(fractal_field((size, size), self.rng, float(self.rng.uniform(2.6, 3.6))),
+                                     cover, 1.0, 0.05) > 0.3
+        return np.ascontiguousarray(out)
+
+
+class InpaintSampler:
+    """(input, truth, mask) patches: clear real reflectance with a cloud-shaped hole."""
+
+    def __init__(self, scenes: Sequence[Scene], bands: Sequence[str], patch: int, masks: MaskBank,
+                 seed: int) -> None:
+        idx = [TRAIN_BANDS.index(b) for b in bands]
+        self.images = [s.image[idx] for s in scenes if s.has_bands(bands) and min(s.label.shape) >= patch]
+        self.known = [s.label == 0 for s in scenes if s.has_bands(bands) and min(s.label.shape) >= patch]
+        if not self.images:
+            raise InputError(f"No clear scene of at least {patch} px has the bands {', '.join(bands)}.")
+        self.patch, self.masks = patch, masks
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self):
+        i = int(self.rng.integers(len(self.images)))
+        image, known = self.images[i], self.known[i]
+        _, h, w = image.shape
+        y, x = int(self.rng.integers(0, h - self.patch + 1)), int(self.rng.integers(0, w - self.patch + 1))
+        truth = image[:, y:y + self.patch, x:x + self.patch]
+        k = int(self.rng.integers(4))
+        truth = np.rot90(truth, k, axes=(1, 2))
+        ok = np.rot90(known[y:y + self.patch, x:x + self.patch], k)
+        hole = self.masks.draw(self.patch)
+        return np.ascontiguousarray(truth, np.float32), hole, np.ascontiguousarray(hole & ok)
+
+
+def build_model(config: InpaintConfig):
+    import torch
+    bands = len(config.bands)
+    if config.model == "plain":
+        def block(cin, cout, stride):
+            return [torch.nn.Conv2d(cin, cout, 3, stride, 1), torch.nn.BatchNorm2d(cout), torch.nn.ReLU(inplace=True)]
+        layers = block(bands + 1, 32, 1) + block(32, 48, 2) + block(48, 64, 2) + block(64, 96, 2) + block(96, 128, 2)
+        for cin, cout in ((128, 96), (96, 64), (64, 48), (48, 32)):
+            layers += [torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)] + block(cin, cout, 1)
+        return torch.nn.Sequential(*layers, torch.nn.Conv2d(32, bands, 1))
+    import segmentation_models_pytorch as smp
+    arch = config.architecture
+    return smp.create_model(arch["arch"], encoder_name=arch["encoder"], encoder_weights=None,
+                            in_channels=bands + 1, classes=bands, **arch.get("kwargs", {}))
+
+
+def patch_statistics(reflectance: np.ndarray, hole: np.ndarray):
+    """Per patch and band, mean and std of the clear pixels: (n, bands, 1, 1) each.
+
+    Normalising every patch by its own clear pixels makes the network
+    independent of a scene's brightness and season: predicting 0 is a mean
+    fill, and what it learns is the structure it adds to that.
+    """
+    keep = (~hole)[:, None].astype(np.float32)
+    count = np.maximum(keep.sum(axis=(2, 3), keepdims=True), 1.0)
+    mean = (reflectance * keep).sum(axis=(2, 3), keepdims=True) / count
+    var = (((reflectance - mean) ** 2) * keep).sum(axis=(2, 3), keepdims=True) / count
+    return mean.astype(np.float32), (np.sqrt(var) + 0.01).astype(np.float32)
+
+
+def network_input(normalised: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Blank the hole (0 = the clear mean after normalisation) and append the mask as a channel."""
+    x = np.where(hole[:, None], 0.0, normalised).astype(np.float32)
+    return np.concatenate([x, hole[:, None].astype(np.float32)], axis=1)
+
+
+def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence[Scene], masks: Sequence[np.ndarray],
+                    workdir: Path, feedback: Optional[Feedback] = None):
+    """Train with masked MSE; keep the weights with the lowest validation masked MSE."""
+    import torch
+    feedback = feedback or Feedback()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    sampler = InpaintSampler(train, config.bands, config.patch, MaskBank(masks, rng), config.seed)
+    vsampler = InpaintSampler(val or train, config.bands, config.patch, MaskBank(masks, np.random.default_rng(7)),
+                              config.seed + 1)
+    def normalised(draws):
+        truth, hole = np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
+        mean, std = patch_statistics(truth, hole)
+        z = (truth - mean) / std
+        return torch.from_numpy(network_input(z, hole)), torch.from_numpy(z), \
+            torch.from_numpy(np.stack([d[2] for d in draws]))
+
+    vx, vy, vm = normalised([vsampler.draw() for _ in range(config.validation_patches)])
+    model = build_model(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
+    workdir.mkdir(parents=True, exist_ok=True)
+    best, history, start = float("inf"), [], time.monotonic()
+
+    def masked_mse(pred, truth, mask):
+        m = mask[:, None].float().expand_as(pred)
+        return ((pred - truth) ** 2 * m).sum() / m.sum().clamp(min=1.0)
+
+    for step in range(config.steps):
+        feedback.check()
+        x, y, m = normalised([sampler.draw() for _ in range(config.batch_size)])
+        loss = masked_mse(model(x), y, m)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        feedback.set_progress(100.0 * (step + 1) / config.steps)
+        if (step + 1) % 100 == 0 or step + 1 == config.steps:
+            model.eval()
+            with torch.inference_mode():
+                v = float(masked_mse(model(vx), vy, vm))
+            model.train()
+            history.append({"step": step + 1, "train_masked_mse": loss.item(), "val_masked_mse": v})
+            feedback.info(f"{config.model} step {step + 1}: train {loss.item():.4f}, validation masked MSE {v:.4f}")
+            if v < best:
+                best = v
+                torch.save(model.state_dict(), workdir / "best.pt")
+            if config.max_minutes and (time.monotonic() - start) / 60 > config.max_minutes:
+                break
+    model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
+    return model.eval(), {"history": history, "best_val_masked_mse": best}
+
+
+def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card: Dict) -> Path:
+    """ONNX (fp32) of a trained inpainter with its card; refused if ONNX Runtime disagrees with PyTorch."""
+    import onnxruntime as ort
+    import torch
+    from .model_card import write_card
+    model = model.cpu().eval()
+    bands = len(config.bands)
+    dummy = torch.zeros(1, bands + 1, config.patch, config.patch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        torch.onnx.export(model, dummy, str(path), input_names=["masked_reflectance"], output_names=["reflectance"],
+                          dynamic_axes={"masked_reflectance": {0: "n", 2: "h", 3: "w"},
+                                        "reflectance": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
+        sample = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, bands + 1, 64, 64)).astype(np.float32))
+        expected = model(sample).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    diff = float(np.abs(session.run(None, {"masked_reflectance": sample.numpy()})[0] - expected).max())
+    if diff > 1e-3:
+        path.unlink()
+        raise InputError(f"The ONNX export of {path.name} differs from PyTorch by {diff:.2e}; not written.")
+    fields = dict(card)
+    fields.update({"task": "reconstruction", "bands": list(config.bands), "resolution_m": 20,
+                   "normalisation": {"mode": "per patch: mean and std (+0.01) of its clear pixels, per band"},
+                   "patch_size": 256, "overlap": 32, "input_multiple": 16, "onnx_parity_max_abs_diff": diff,
+                   "input": "per-patch normalised reflectance with masked pixels set to 0, then the mask (1 = fill) "
+                            "as the last channel", "output": "per-patch normalised reflectance of every band"})
+    write_card(path, fields)
+    return path

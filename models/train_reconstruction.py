@@ -1,0 +1,103 @@
+"""Train the single-image reconstruction U-Net and its plain encoder-decoder baseline.
+
+    .venv/bin/python -m cloudfree.models.train_reconstruction out/training/scenes.npz [--steps 600]
+
+Clear real scenes of the training set (the "synthetic" label source: the
+clear bases) with cloud-shaped holes: real cloud masks (the teachers' masks
+of the real cloudy scenes, and eo-learn's s2cloudless masks) and fractal
+ones. Places T49JGM and eolearn are held out: the comparison printed at the
+end is on them, against mean fill, on the filled pixels only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cloudfree.core.inpainting import (InpaintConfig, InpaintSampler, MaskBank, export_inpainter, network_input,
+                                      patch_statistics, train_inpainter)
+from cloudfree.core.model_card import MODELS_DIR
+from cloudfree.core.recon_metrics import reconstruction_scores
+from cloudfree.core.synthetic import TRAIN_BANDS
+from cloudfree.core.training_data import load_scenes
+
+DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+VALIDATION_PLACES = {"T49JGM", "eolearn"}
+
+
+def real_masks(scenes) -> list:
+    masks = [np.isin(s.label, (1, 2)) for s in scenes if s.record.label_source == "teacher"]
+    clm = np.load(DATA / "s2_l1c_timeseries_eolearn" / "CLM_S2C.npy")[..., 0]
+    return masks + [m for m in clm]
+
+
+def compare(models: dict, stats: dict, val, masks, bands, cases: int = 48) -> dict:
+    import torch
+    sampler = InpaintSampler(val, bands, 128, MaskBank(masks, np.random.default_rng(99)), 99)
+    rows = {name: [] for name in list(models) + ["mean_fill"]}
+    for _ in range(cases):
+        truth, hole, scored = sampler.draw()
+        if scored.sum() < 50:
+            continue
+        mean, std = patch_statistics(truth[None], hole[None])
+        mean, std = mean[0], std[0]
+        x = torch.from_numpy(network_input(((truth - mean) / std)[None], hole[None]))
+        for name, model in models.items():
+            with torch.inference_mode():
+                pred = model(x)[0].numpy() * std + mean
+            est = np.where(hole[None], pred, truth)
+            rows[name].append(reconstruction_scores(est, truth, scored, bands)["overall"])
+        fill = truth[:, ~hole].mean(axis=1)[:, None, None]
+        rows["mean_fill"].append(reconstruction_scores(np.where(hole[None], fill, truth), truth, scored, bands)["overall"])
+    return {n: {k: round(float(np.mean([r[k] for r in rs])), 4) for k in ("mae", "rmse", "psnr", "ssim", "sam_deg")}
+            for n, rs in rows.items()} | {"cases": len(rows["mean_fill"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("training_set", type=Path)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--workdir", type=Path, default=Path("out/training/reconstruction"))
+    parser.add_argument("--export-only", action="store_true", help="export the trained U-Net of --workdir")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    scenes = [s for s in load_scenes([args.training_set]) if s.record.label_source == "synthetic"]
+    train = [s for s in scenes if s.record.place not in VALIDATION_PLACES]
+    val = [s for s in scenes if s.record.place in VALIDATION_PLACES]
+    masks = real_masks(load_scenes([args.training_set]))
+    if args.export_only:
+        import torch
+        from cloudfree.core.inpainting import build_model
+        model = build_model(InpaintConfig(bands=list(TRAIN_BANDS)))
+        model.load_state_dict(torch.load(args.workdir / "unet" / "best.pt", weights_only=True))
+        result = json.loads((args.workdir / "comparison.json").read_text())
+        export(model.eval(), {}, result, train, val)
+        return
+    models, stats = {}, None
+    for kind in ("unet", "plain"):
+        config = InpaintConfig(bands=list(TRAIN_BANDS), steps=args.steps, model=kind, max_minutes=args.minutes)
+        models[kind], stats = train_inpainter(config, train, val, masks, args.workdir / kind)
+    result = compare(models, stats, val, masks, TRAIN_BANDS)
+    print(json.dumps(result, indent=2))
+    (args.workdir / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    export(models["unet"], stats, result, train, val)
+
+
+def export(model, stats, result, train, val) -> None:
+    config = InpaintConfig(bands=list(TRAIN_BANDS))
+    card = {"name": "cloudfree_inpaint_s2", "kind": "U-Net inpainter (segmentation-models-pytorch), trained by CloudFree",
+            "architecture": config.architecture, "loss": "MSE on the masked pixels only",
+            "training_data": sorted({s.record.place for s in train}),
+            "validation_places": sorted({s.record.place for s in val}),
+            "metrics": {"held-out places, filled pixels only (48 patches)": result},
+            "licence": "MIT (this repository); data licences as in models/README.md"}
+    export_inpainter(model, config, stats, MODELS_DIR / "cloudfree_inpaint_s2.onnx", card)
+
+
+if __name__ == "__main__":
+    main()
