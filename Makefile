@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup teachers demo test test-core bench-memory bench-masks training-data models evaluate-models clean
+.PHONY: setup teachers demo test test-core bench-memory bench-masks bench-reconstruction training-data models evaluate-models clean
 
 setup:
 	bash scripts/setup.sh
@@ -31,6 +31,9 @@ bench-memory: setup
 teachers: setup
 	$(PY) -m pip install -q -r requirements-teachers.txt
 
+bench-reconstruction: setup
+	$(PY) bench/reconstruction.py --json out/bench/reconstruction.json
+
 bench-masks: teachers
 	$(PY) bench/compare_masks.py --threads 2 --json out/bench/compare_masks.json
 
@@ -40,6 +43,7 @@ training-data: teachers
 
 models: training-data
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 8 --patience 8 --minutes 15
+	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 600 --minutes 7
 	$(MAKE) evaluate-models
 
 # Accuracy and throughput of the bundled models against ukis-csmask, s2cloudless and SCL,
