@@ -27,10 +27,10 @@ from .dates import parse_date
 from .dn import DnCodec
 from .errors import InputError
 from .model_card import NODATA_CLASS
-from .outputs import OutputSet, check_output_path
+from .outputs import OutputSet
 from .progress import Feedback
 from .recon_styles import date_index_style, true_colour_style, write_style
-from .timeseries import attach_masks, open_series
+from .timeseries import attach_masks, check_series_outputs, open_series
 
 SOURCE_DESCRIPTION = "CloudFree composite source: 0-based index of the input each pixel comes from, 255 none clear"
 MAX_DATES = 255
@@ -72,12 +72,7 @@ def composite_rasters(inputs: Sequence[Union[str, Path]], masks: Optional[Sequen
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
-    output = check_output_path(output)
-    source_output = check_output_path(source_output or output.with_name(f"{output.stem}_source.tif"))
-    if source_output.resolve() == output.resolve():
-        raise InputError("The source raster must have another name than the composite.")
-    if any(Path(p).resolve() in (output.resolve(), source_output.resolve()) for p in inputs if str(p)):
-        raise InputError("An output would overwrite one of the inputs; choose another output name.")
+    output, source_output = check_series_outputs(output, source_output, inputs, "composite")
     if len(inputs) > MAX_DATES - 1:
         raise InputError(f"A composite takes at most {MAX_DATES - 1} dates; got {len(inputs)}.")
     with open_series(inputs, 0, dates, band_preset, band_mapping, resolution_m) as series, \

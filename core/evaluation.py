@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -167,16 +167,24 @@ def format_table(scores: Dict[str, Dict[str, float]], title: str = "") -> str:
     return "\n".join(rows)
 
 
-def write_scores(scores: Dict[str, Dict[str, float]], path: str | Path) -> Path:
-    """Scores as CSV (one row per class) or JSON, chosen by the file's extension."""
+def write_table(scores: Dict[str, Dict[str, float]], path: str | Path, first_column: str,
+                keys: Sequence[str]) -> Path:
+    """A table of scores as CSV (one row per entry) or JSON, chosen by the file's extension."""
     path = Path(path)
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
         return path
+    if path.suffix.lower() != ".csv":
+        raise InputError(f"The scores table must be a .csv or .json file, not {path.name}.")
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        keys = ["producers_accuracy", "users_accuracy", "balanced_accuracy", "f1", "iou", "reference_pixels", "pixels"]
-        writer.writerow(["class"] + keys)
-        for group, s in scores.items():
-            writer.writerow([group] + [s[k] for k in keys])
+        writer.writerow([first_column] + list(keys))
+        for name, s in scores.items():
+            writer.writerow([name] + [s.get(k, "") for k in keys])
     return path
+
+
+def write_scores(scores: Dict[str, Dict[str, float]], path: str | Path) -> Path:
+    """Class scores as CSV (one row per class) or JSON."""
+    keys = ["producers_accuracy", "users_accuracy", "balanced_accuracy", "f1", "iou", "reference_pixels", "pixels"]
+    return write_table(scores, path, "class", keys)

@@ -43,10 +43,10 @@ from .dates import input_dates, resolve_target
 from .dn import DnCodec
 from .errors import InputError
 from .gapfill import FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAMES, SceneFits, gapfill
-from .outputs import OutputSet, check_output_path
+from .outputs import OutputSet
 from .progress import Feedback
 from .recon_styles import source_style, true_colour_style, write_style
-from .timeseries import TimeSeries, attach_masks, check_inputs, open_series
+from .timeseries import TimeSeries, attach_masks, check_inputs, check_series_outputs, open_series
 
 SOURCE_DESCRIPTION = ("CloudFree gap-fill source: 0 original, 1 filled from other dates, 2 single-image fill, "
                       "255 no data")
@@ -154,12 +154,7 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
-    output = check_output_path(output)
-    source_output = check_output_path(source_output or output.with_name(f"{output.stem}_source.tif"))
-    if source_output.resolve() == output.resolve():
-        raise InputError("The source raster must have another name than the reconstruction.")
-    if any(Path(p).resolve() in (output.resolve(), source_output.resolve()) for p in inputs if str(p)):
-        raise InputError("An output would overwrite one of the inputs; choose another output name.")
+    output, source_output = check_series_outputs(output, source_output, inputs, "reconstruction")
     if radius < 1:
         raise InputError("The fitting radius must be at least 1 pixel.")
     check_inputs(inputs)

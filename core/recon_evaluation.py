@@ -14,16 +14,15 @@ them); about bands x 50 bytes per pixel of a strip, within `max_memory_mb`.
 """
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from rasterio.windows import Window
 
 from .bands import canonical_band
 from .errors import InputError
+from .evaluation import write_table
 from .inputs import open_band_source
 from .recon_metrics import PEAK, reconstruction_scores
 from .timeseries import GridRaster, describe_grid, same_grid, series_bands
@@ -149,16 +148,4 @@ def format_recon_table(scores: Dict[str, Dict[str, float]], title: str = "") -> 
 
 def write_recon_scores(scores: Dict[str, Dict[str, float]], path: str | Path) -> Path:
     """Scores as CSV (one row per band, then overall) or JSON, chosen by the file's extension."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
-        return path
-    if path.suffix.lower() != ".csv":
-        raise InputError(f"The scores table must be a .csv or .json file, not {path.name}.")
-    keys: List[str] = list(METRICS) + ["sam_deg", "pixels"]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["band"] + keys)
-        for band, s in scores.items():
-            writer.writerow([band] + [s.get(k, "") for k in keys])
-    return path
+    return write_table(scores, path, "band", list(METRICS) + ["sam_deg", "pixels"])

@@ -193,6 +193,19 @@ def check_inputs(inputs: Sequence[str | Path]) -> None:
             raise InputError(f"The input {path} does not exist.")
 
 
+def check_series_outputs(output: str | Path, source_output: Optional[str | Path], inputs: Sequence[str | Path],
+                         what: str) -> Tuple[Path, Path]:
+    """The output and its source raster (default `<stem>_source.tif`), neither overwriting an input."""
+    from .outputs import check_output_path
+    output = check_output_path(output)
+    source = check_output_path(source_output or output.with_name(f"{output.stem}_source.tif"))
+    if source.resolve() == output.resolve():
+        raise InputError(f"The source raster must have another name than the {what}.")
+    if any(Path(p).resolve() in (output.resolve(), source.resolve()) for p in inputs if str(p)):
+        raise InputError("An output would overwrite one of the inputs; choose another output name.")
+    return output, source
+
+
 def open_series(inputs: Sequence[str | Path], reference: int, dates: Optional[Sequence[Optional[str]]],
                 band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                 resolution_m: Optional[int] = None) -> TimeSeries:
@@ -251,5 +264,5 @@ def attach_masks(series: TimeSeries, masks: Optional[Sequence[Optional[str | Pat
         series.masks.append(MaskReader(m, series.grid, buffer_px))
 
 
-__all__ = ["TimeSeries", "GridRaster", "MaskReader", "check_inputs", "open_series", "attach_masks", "same_grid",
+__all__ = ["TimeSeries", "GridRaster", "MaskReader", "check_inputs", "check_series_outputs", "open_series", "attach_masks", "same_grid",
            "series_bands"]

@@ -14,21 +14,23 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
+import safe_fixture
 from cloudfree.core.bands import ALL_BANDS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "s2_l1c_t33uuu_jp2"
+DATA = safe_fixture.DATA / "s2_l1c_t33uuu_jp2"
 SIZE = 128
 ROW0, COL0 = 400, 100
 BLOCK = (slice(40, 72), slice(50, 90))  # a 32 x 40 px "cloud"
 
 
-def build_l1c_raster(path: Path) -> Path:
+def build_l1c_raster(path: Path, size: int = SIZE) -> Path:
+    """The 13 bands at 20 m (the engine's reduced-resolution JP2 read), a size x size crop."""
     bands = []
     for b in ALL_BANDS:
         with rasterio.open(next(DATA.glob(f"*_{b}.jp2"))) as ds:
-            crs, t = ds.crs, ds.transform
-            bands.append(ds.read(1, out_shape=(768, 384))[ROW0:ROW0 + SIZE, COL0:COL0 + SIZE])
-    with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=len(ALL_BANDS), dtype="uint16",
+            crs, t = ds.crs, ds.transform  # the last band, B12, is a 20 m band
+            bands.append(ds.read(1, out_shape=(768, 384))[ROW0:ROW0 + size, COL0:COL0 + size])
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=len(ALL_BANDS), dtype="uint16",
                        crs=crs, transform=from_origin(t.c + COL0 * 20, t.f - ROW0 * 20, 20, 20)) as dst:
         dst.write(np.stack(bands))
     return path

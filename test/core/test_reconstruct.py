@@ -2,27 +2,17 @@
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
 
 from cloudfree.core.bands import ALL_BANDS
 from cloudfree.core.errors import InputError, ModelCardError
 from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, load_inpaint_card, reconstruct
+from single_image_fixture import build_l1c_raster
 
 
 @pytest.fixture(scope="module")
 def clear_raster(tmp_path_factory, data_dir):
     """A clear 13-band L1C raster (uint16 DN) from the real T33UUU bands, 192 x 192 px at 20 m."""
-    folder = data_dir / "s2_l1c_t33uuu_jp2"
-    bands = []
-    for b in ALL_BANDS:
-        with rasterio.open(next(folder.glob(f"*_{b}.jp2"))) as ds:
-            crs, t = ds.crs, ds.transform
-            bands.append(ds.read(1, out_shape=(768, 384))[400:592, 100:292])
-    path = tmp_path_factory.mktemp("clear") / "t33uuu_l1c.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=192, height=192, count=13, dtype="uint16", crs=crs,
-                       transform=from_origin(t.c + 100 * 20, t.f - 400 * 20, 20, 20)) as dst:
-        dst.write(np.stack(bands))
-    return path
+    return build_l1c_raster(tmp_path_factory.mktemp("clear") / "t33uuu_l1c.tif", size=192)
 
 
 def write_mask(path, like, classes):

@@ -1,6 +1,6 @@
 """The reconstruct command as a user runs it, on a real L1C raster with a block of cloud.
 
-The bundled inpainting model is being retrained: nothing here depends on the exact values it paints.
+Nothing here depends on the exact values the network paints, only on what is kept and what is filled.
 """
 import json
 import re
