@@ -10,7 +10,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..core.bands import PRESET_LABELS
 from .cloudmask import PRESET_KEYS
-from .common import CloudFreeAlgorithm, engine_errors
+from .common import CloudFreeAlgorithm, engine_errors, scene_name
 from .evaluate import layer_file
 from .feedback import QgisFeedback
 
@@ -30,6 +30,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     MODEL = "MODEL"
 
     STYLES: Dict[str, Path] = {}
+    OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "reconstructed (true colour)", SOURCE: "reconstruction source"}
 
     def name(self) -> str:
         return "reconstruct"
@@ -51,8 +52,9 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "Input raster: a multi-band raster with Sentinel-2 bands, reflectance x 10000 as in L1C/L2A "
             "products (integer rasters are divided by 10000, float rasters read as reflectance). It must hold "
             "B02, B03, B04, B05, B06, B07, B08, B8A, B11 and B12, the bands the network fills; other bands "
-            "(B01, B09, B10) are filled by a smooth interpolation from the clear neighbours. A .SAFE product "
-            "must be exported to a raster first. The scene is held in memory: clip large rasters.\n\n"
+            "(B01, B09, B10) are filled by a smooth interpolation from the clear neighbours. A Sentinel-2 product "
+            "layer (.SAFE, opened from its MTD file) is read whole, every band at 20 m, in its own DN and "
+            "offsets. Whole scenes are processed in strips, so memory stays bounded.\n\n"
             "Cloud mask: a CloudFree class raster of the input (0 clear, 1 thick cloud, 2 thin cloud, "
             "3 cloud shadow, 255 no data), e.g. from the masking algorithms, in the input's CRS; a coarser mask "
             "is resampled (nearest) onto the input's grid.\n\n"
@@ -61,14 +63,17 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "preset.\n\n"
             "Pixels to fill: clouds and shadows (classes 1, 2, 3), clouds only (1, 2) or shadows only (3). "
             "The buffer grows that area by this many pixels, to catch the hazy edges masks miss.\n\n"
-            "Model: a U-Net that sees the image with the masked pixels blanked out and the mask itself, trained "
-            "on clear real scenes with real and synthetic cloud-shaped holes, with a loss on the masked pixels "
-            "only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
+            "Model: a U-Net that sees the image with the masked pixels replaced by a smooth interpolation from "
+            "their clear neighbours, and the mask itself, and adds a learned correction to that first guess; "
+            "trained on clear real scenes with real and synthetic cloud-shaped holes, with a loss on the masked "
+            "pixels only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
             "smooth estimate from the surroundings, not the surface hidden under the cloud: large holes get "
             "little detail. Clear pixels are copied unchanged, bit for bit.\n\n"
             "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, styled in true "
             "colour; optionally the source of each pixel (0 kept, 1 filled), styled with a palette. Also the "
-            "number of filled pixels and the name of the model that filled them.")
+            "number of filled pixels and the name of the model that filled them.\n\n"
+            "Reference: U-Net, Ronneberger et al. (2015), MICCAI; the inpainting model, its training and its "
+            "scores are described in models/README.md and the CloudFree README ('Benchmarks').")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(
@@ -92,7 +97,6 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.inputs import is_safe_input
         from ..core.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
@@ -101,10 +105,8 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             if layer is None:
                 raise QgsProcessingException(self.tr("Give the {} raster.").format(self.tr(what)))
             files[key] = layer_file(layer, self.tr(what))
-        if is_safe_input(files[self.INPUT]):
-            raise QgsProcessingException(self.tr(
-                "The input is a Sentinel-2 product; single-image reconstruction reads a plain multi-band raster. "
-                "Export its bands to a GeoTIFF first (e.g. with Translate), then run this on that file."))
+            if key == self.INPUT:
+                self.remember_scene(scene_name(layer=layer))
         preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
         mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -10,9 +10,10 @@ pixels only:
   eolearn     5 dates of L1C, 13 bands at 10 m (3 clear: 2015-07-11, 08-30, 09-09)
   worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
 Methods: gapfill (local seasonal correction, time-weighted), linear
-interpolation in time, nearest clear date, mean fill, and the single-image
-U-Net (cloudfree_inpaint_s2: the target date alone; n/a on WorldCereal,
-which lacks its band B8A).
+interpolation in time, nearest clear date, mean fill, and two that use the
+target date alone: normalised-convolution interpolation from the clear
+neighbours, and the single-image U-Net (cloudfree_inpaint_s2, which starts
+from that interpolation; n/a on WorldCereal, which lacks its band B8A).
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import rasterio
 
 from cloudfree.core.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
 from cloudfree.core.recon_metrics import reconstruction_scores
-from cloudfree.core.reconstruct import load_inpaint_card, reconstruct_array
+from cloudfree.core.inpaint_model import fill_holes, load_inpaint_card
+from cloudfree.core.inpainting import interpolate_holes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EO = DATA / "s2_l1c_timeseries_eolearn"
@@ -69,7 +71,7 @@ def worldcereal_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int],
 
 def unet_single_image(stack, clear, days, target, bands):
     hole = ~clear[target]
-    return reconstruct_array(stack[target].astype(np.float32), bands, hole, load_inpaint_card()).astype(np.float64)
+    return fill_holes(stack[target].astype(np.float32), bands, hole, load_inpaint_card()).astype(np.float64)
 
 
 METHODS = {
@@ -77,6 +79,7 @@ METHODS = {
     "linear_in_time": linear_in_time,
     "nearest_date": nearest_date,
     "mean_fill": lambda s, c, d, t: mean_fill(s, c, t),
+    "interpolation_single_image": lambda s, c, d, t: interpolate_holes(s[t][None], ~c[t][None])[0],
     "unet_single_image": None,  # needs the band names: see run()
 }
 
@@ -115,9 +118,9 @@ def main() -> int:
     for name, r in results.items():
         print(f"\n{name}: {r['targets']} target dates x {r['masks']} real masks, {r['dates']} dates, "
               f"{len(r['bands'])} bands (mean over cases, filled pixels only)")
-        print(f"{'method':<18} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
+        print(f"{'method':<27} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
         for m, s in r["scores"].items():
-            print(f"{m:<18} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+            print(f"{m:<27} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

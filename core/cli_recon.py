@@ -39,7 +39,7 @@ def _series_args(p: argparse.ArgumentParser) -> None:
 
 def _reconstruct_parser(sub) -> None:
     rc = sub.add_parser("reconstruct", help="fill the clouds and shadows of one image with the inpainting U-Net")
-    rc.add_argument("input", help="multi-band raster with Sentinel-2 bands (not a .SAFE product: export it first)")
+    rc.add_argument("input", help="multi-band raster with Sentinel-2 bands, or a .SAFE product (folder, .zip, MTD file)")
     rc.add_argument("--mask", required=True,
                     help="CloudFree class raster of the input (0 clear, 1 thick, 2 thin cloud, 3 shadow); "
                          "resampled (nearest) onto the input's grid")
@@ -57,6 +57,9 @@ def _reconstruct_parser(sub) -> None:
     rc.add_argument("--buffer", type=int, default=0, help="grow the filled area by this many pixels (default 0)")
     rc.add_argument("--model", help="reconstruction model: bundled name or .onnx path with its .json card "
                                     "(default: cloudfree_inpaint_s2)")
+    rc.add_argument("--resolution", type=int, choices=(10, 20, 60),
+                    help="resolution in metres for a .SAFE product (default 20; plain rasters keep their grid)")
+    rc.add_argument("--max-memory", type=float, default=1024.0, help="memory limit of a strip in MB (default 1024)")
     rc.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -161,12 +164,7 @@ def run_recon_command(args, feedback: Feedback) -> int:
 
 
 def _run_reconstruct(args, feedback: Feedback) -> int:
-    from .inputs import is_safe_input
     from .reconstruct import reconstruct
-    if is_safe_input(args.input):
-        raise InputError(f"{args.input} is a folder, .zip or MTD file, not a raster: single-image reconstruction "
-                         "reads a plain multi-band raster; export the bands of a Sentinel-2 product to a GeoTIFF "
-                         "first.")
     if args.buffer < 0:
         raise InputError(f"The buffer is a number of pixels, 0 or more, not {args.buffer}.")
     if args.dn_scale is not None and args.dn_scale <= 0:
@@ -175,7 +173,8 @@ def _run_reconstruct(args, feedback: Feedback) -> int:
     result = reconstruct(args.input, args.mask, args.output, source=args.source_output, model=args.model,
                          band_preset=args.bands, band_mapping=args.band_mapping, dn_scale=args.dn_scale,
                          dn_offset=args.dn_offset, mask_classes=parse_mask_classes(args.mask_classes),
-                         buffer_px=args.buffer, feedback=feedback)
+                         buffer_px=args.buffer, resolution_m=args.resolution, max_memory_mb=args.max_memory,
+                         feedback=feedback)
     info = {"output": str(result.output_path), "source": str(result.source_path) if result.source_path else None,
             "filled_pixels": result.filled_pixels, "model": result.model, "seconds": round(result.seconds, 2)}
     lines = [f"Reconstruction written: {result.output_path} (style: {result.output_path.with_suffix('.qml')})"]

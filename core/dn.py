@@ -32,6 +32,22 @@ class DnCodec:
         n = len(source.bands)
         return cls(source.dtype, (float(source.dn_offset),) * n, (float(source.dn_scale),) * n, source.nodata)
 
+    def decode(self, dn: np.ndarray) -> np.ndarray:
+        """(bands, ...) stored values -> float32 reflectance (the inverse of encode)."""
+        shape = (-1,) + (1,) * (dn.ndim - 1)
+        off = np.asarray(self.offsets, np.float32).reshape(shape)
+        div = np.asarray(self.divisors, np.float32).reshape(shape)
+        return (dn.astype(np.float32) + off) / div
+
+    def valid(self, dn: np.ndarray) -> np.ndarray:
+        """Pixels of a (bands, h, w) block that hold data: no band at the no-data value (or NaN)."""
+        ok = np.ones(dn.shape[1:], bool)
+        if np.issubdtype(dn.dtype, np.floating):
+            ok &= np.all(np.isfinite(dn), axis=0)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            ok &= ~np.any(dn == self.nodata, axis=0)
+        return ok
+
     def encode(self, reflectance: np.ndarray) -> np.ndarray:
         """(bands, ...) reflectance -> DN in this data type, rounded and clipped to its range.
 

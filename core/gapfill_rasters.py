@@ -6,8 +6,9 @@ writes the target with its cloudy and shadowed pixels filled from the other
 dates, in the target's bands, grid, data type and DN scale.  Clear pixels are
 copied from the file, so they come out bit for bit identical.  A separate
 uint8 source raster says where each pixel came from (core.gapfill codes:
-0 original, 1 filled from other dates, 2 no clear date: single-image fill,
-255 no data), so the reconstruction stays a plain image any tool can read.
+0 original, 1 filled from other dates, 2 no clear date: filled from the image
+itself by the inpainting U-Net (or the target's mean where the inputs lack its
+bands), 255 no data), so the reconstruction stays a plain image any tool can read.
 
 Memory: the series is processed in full-width strips of rows with a halo of
 `radius` + 1 rows, so the local seasonal fits are exactly those of the whole
@@ -37,14 +38,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
-from rasterio.windows import Window
+import rasterio
 
 from .dates import input_dates, resolve_target
 from .dn import DnCodec
 from .errors import InputError
 from .gapfill import FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAMES, SceneFits, gapfill
 from .outputs import OutputSet
-from .progress import Feedback
+from .progress import Feedback, SubFeedback
+from .strip_fill import fill_in_strips, strip_windows
 from .recon_styles import source_style, true_colour_style, write_style
 from .timeseries import TimeSeries, attach_masks, check_inputs, check_series_outputs, open_series
 
@@ -123,15 +125,6 @@ def fill_strip(data: np.ndarray, clear: np.ndarray, days: Sequence[float], targe
     return filled, source
 
 
-def _strips(series: TimeSeries, rows: int, halo: int):
-    """(read window with halo, output window, offset of the output rows in the read)."""
-    h, w = series.grid.height, series.grid.width
-    for y in range(0, h, rows):
-        n = min(rows, h - y)
-        top, bottom = max(0, y - halo), min(h, y + n + halo)
-        yield Window(0, top, w, bottom - top), Window(0, y, w, n), y - top
-
-
 def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path], target: Union[int, str, date],
                     masks: Optional[Sequence[Optional[Union[str, Path]]]] = None,
                     dates: Optional[Sequence[Optional[str]]] = None,
@@ -168,7 +161,7 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
         halo = radius + 1
         bpp = len(inputs) * len(series.bands) * 4 + 3 * len(inputs) + 8 * len(series.bands) + 400
         rows = series.strip_rows(bpp, max_memory_mb, halo)
-        strips = list(_strips(series, rows, halo))
+        strips = list(strip_windows(series.grid, rows, halo))
         scene = _scene_stats(series, t, strips, feedback).fits() if len(strips) > 1 else None
         counts = np.zeros(256, np.int64)
         style_rgb = write_style(true_colour_style(series.bands, codec), Path(tmp) / "true_colour.qml")
@@ -197,7 +190,11 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
             src_writer.close()
             if style_rgb is None:
                 feedback.info("No true-colour style: the output lacks one of B04, B03, B02.")
-            outs.publish(writer.path, output, "AVERAGE", style_rgb)
+            filled_path = writer.path
+            if counts[FALLBACK]:
+                filled_path = _fallback_with_network(outs, output, writer.path, src_writer.path, series, codec,
+                                                     int(counts[FALLBACK]), max_memory_mb, feedback)
+            outs.publish(filled_path, output, "AVERAGE", style_rgb)
             outs.publish(src_writer.path, source_output, "NEAREST", style_src)
             feedback.check()
             outs.commit()
@@ -206,6 +203,31 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
     return GapfillResult(output, source_output, t, series.dates[t].isoformat(),
                          [d.isoformat() for d in series.dates], list(series.bands),
                          {name: int(counts[code]) for code, name in names.items()}, time.perf_counter() - started)
+
+
+def _fallback_with_network(outs: OutputSet, output: Path, filled: Path, source: Path, series: TimeSeries,
+                           codec: DnCodec, count: int, max_memory_mb: float, feedback: Feedback) -> Path:
+    """Refill the pixels no other date saw (mean-filled so far) with the inpainting U-Net.
+
+    The network sees the gap-filled image around them, so a hole in the
+    target that other dates filled is context, not a hole.  Without the
+    network's bands the mean fill stays, and the log says so.
+    """
+    from .inpaint_model import load_inpaint_card, open_inpaint_session  # deferred: ONNX Runtime
+    card = load_inpaint_card()
+    missing = [b for b in card.bands if b not in series.bands]
+    if missing:
+        feedback.info(f"{count} pixel(s) are clear on no date; they keep the target's mean (code 2), since the "
+                      f"single-image U-Net needs {', '.join(missing)}, which these inputs lack.")
+        return filled
+    feedback.info(f"{count} pixel(s) are clear on no date; filling them from the image with {card.name}.")
+    refilled = outs.writer(output, series.grid, len(series.bands), codec.dtype, codec.nodata, series.bands)
+    with rasterio.open(filled) as image, rasterio.open(source) as codes:
+        fill_in_strips(lambda w: image.read(window=w), lambda w: codes.read(1, window=w) == FALLBACK,
+                       lambda dn, hole, valid, w: refilled.write(dn, w), series.grid, codec, series.bands, card,
+                       open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 95.0, 99.0))
+    refilled.close()
+    return refilled.path
 
 
 def _no_clear_target(series: TimeSeries, t: int) -> None:

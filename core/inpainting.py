@@ -1,9 +1,10 @@
 """Training the single-image reconstruction network: a U-Net that fills masked pixels.
 
-The network sees the scene with the masked pixels blanked plus the mask
-itself, and is scored only on the pixels it had to invent (masked MSE):
-clear pixels are copied from the input afterwards, so spending capacity on
-them would be wasted.  Masks are real cloud shapes (teacher masks of real
+The network sees the scene with the masked pixels replaced by a smooth
+interpolation from their clear neighbours, plus the mask itself, and adds a
+correction to that first guess (a residual network).  It is scored only on
+the pixels it had to invent (masked MSE): clear pixels are copied from the
+input afterwards, so spending capacity on them would be wasted.  Masks are real cloud shapes (teacher masks of real
 cloudy scenes) and fractal fields, laid over clear real scenes whose truth
 is therefore known.  A plain encoder-decoder without skip connections is
 trained the same way, as the baseline the issue asks the U-Net to beat.
@@ -20,10 +21,13 @@ import numpy as np
 
 from .errors import InputError
 from .progress import Feedback
+from .recon_metrics import box_mean
 from .synthetic import TRAIN_BANDS, fractal_field, opacity_from_field
 from .training import DEFAULT_ARCHITECTURE
 from .training_data import Scene
 
+#: 2: holes hold the normalised-convolution first guess and the network adds a correction (1: holes were 0).
+INPUT_VERSION = 2
 UNET = DEFAULT_ARCHITECTURE  # the same small U-Net as the cloud masks, with other inputs and outputs
 
 
@@ -39,6 +43,8 @@ class InpaintConfig:
     model: str = "unet"        # "unet" or "plain" (the encoder-decoder baseline)
     device: str = "cpu"
     max_minutes: Optional[float] = None
+    spectral_weight: float = 0.0   # weight of the masked (1 - cosine) spectral term added to the masked MSE
+    zero_init: bool = False        # start the residual at exactly the interpolation (last layer zeroed)
     architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(UNET)))
 
 
@@ -91,6 +97,8 @@ class InpaintSampler:
 
 
 def build_model(config: InpaintConfig):
+    """The network wrapped as a residual on its input: its output is the first guess plus a correction,
+    so an untrained network is an interpolation and training can only add what the context tells."""
     import torch
     bands = len(config.bands)
     if config.model == "plain":
@@ -99,11 +107,27 @@ def build_model(config: InpaintConfig):
         layers = block(bands + 1, 32, 1) + block(32, 48, 2) + block(48, 64, 2) + block(64, 96, 2) + block(96, 128, 2)
         for cin, cout in ((128, 96), (96, 64), (64, 48), (48, 32)):
             layers += [torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)] + block(cin, cout, 1)
-        return torch.nn.Sequential(*layers, torch.nn.Conv2d(32, bands, 1))
-    import segmentation_models_pytorch as smp
-    arch = config.architecture
-    return smp.create_model(arch["arch"], encoder_name=arch["encoder"], encoder_weights=None,
-                            in_channels=bands + 1, classes=bands, **arch.get("kwargs", {}))
+        net = torch.nn.Sequential(*layers, torch.nn.Conv2d(32, bands, 1))
+    else:
+        import segmentation_models_pytorch as smp
+        arch = config.architecture
+        net = smp.create_model(arch["arch"], encoder_name=arch["encoder"], encoder_weights=None,
+                               in_channels=bands + 1, classes=bands, **arch.get("kwargs", {}))
+
+    if config.zero_init:   # start as the interpolation exactly; training moves it from there
+        last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
+
+    class Residual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return x[:, :bands] + self.net(x)
+
+    return Residual()
 
 
 def patch_statistics(reflectance: np.ndarray, hole: np.ndarray):
@@ -120,15 +144,54 @@ def patch_statistics(reflectance: np.ndarray, hole: np.ndarray):
     return mean.astype(np.float32), (np.sqrt(var) + 0.01).astype(np.float32)
 
 
+def interpolate_holes(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(n, bands, h, w) values with the (n, h, w) holes filled from their clear neighbours.
+
+    Normalised convolution at doubling radii: each hole pixel takes the mean
+    of the clear pixels in the smallest box that holds some.  A smooth,
+    honest first guess that the network then only has to correct.
+    """
+    known = (~hole)[:, None].astype(np.float64)
+    zeroed = np.where(hole[:, None], 0.0, values.astype(np.float64))
+    out = values.astype(np.float64).copy()
+    todo = np.broadcast_to(hole[:, None], out.shape).copy()
+    radius, size = 2, max(hole.shape[-2:])
+    while todo.any() and radius < 4 * size:
+        num, den = box_mean(zeroed, radius), box_mean(known, radius)
+        ready = todo & (den > 1e-6)
+        out[ready] = (num / np.maximum(den, 1e-12))[ready]
+        todo &= ~ready
+        radius *= 2
+    if todo.any():  # a patch without any clear pixel: its band means (0 after normalisation)
+        fill = (zeroed.sum(axis=(2, 3)) / np.maximum(known.sum(axis=(2, 3)), 1.0))[:, :, None, None]
+        out = np.where(todo, fill, out)
+    return out
+
+
 def network_input(normalised: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Blank the hole (0 = the clear mean after normalisation) and append the mask as a channel."""
-    x = np.where(hole[:, None], 0.0, normalised).astype(np.float32)
+    """The interpolated first guess in the hole, clear pixels as they are, and the mask as a last channel."""
+    x = interpolate_holes(normalised, hole).astype(np.float32)
     return np.concatenate([x, hole[:, None].astype(np.float32)], axis=1)
+
+
+def masked_loss(pred, truth, mask, mean, std, spectral_weight: float = 0.0):
+    """Masked MSE of the normalised bands plus `spectral_weight` x the masked mean of (1 - cosine) between the
+    predicted and true spectra in reflectance (MSE alone, per band, may let a fill drift in colour).
+    Returns the loss and its two parts as floats."""
+    import torch
+    m = mask[:, None].float()
+    count = m.sum().clamp(min=1.0)
+    mse = ((pred - truth) ** 2 * m).sum() / (count * pred.shape[1])
+    p, t = pred * std + mean, truth * std + mean
+    cos = (p * t).sum(1, keepdim=True) / (torch.linalg.vector_norm(p, dim=1, keepdim=True)
+                                          * torch.linalg.vector_norm(t, dim=1, keepdim=True) + 1e-6)
+    spectral = ((1.0 - cos) * m).sum() / count
+    return mse + spectral_weight * spectral, (float(mse.detach()), float(spectral.detach()))
 
 
 def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence[Scene], masks: Sequence[np.ndarray],
                     workdir: Path, feedback: Optional[Feedback] = None):
-    """Train with masked MSE; keep the weights with the lowest validation masked MSE."""
+    """Train with the masked loss (core.inpainting.masked_loss); keep the weights with the lowest validation loss."""
     import torch
     feedback = feedback or Feedback()
     torch.manual_seed(config.seed)
@@ -136,28 +199,24 @@ def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence
     sampler = InpaintSampler(train, config.bands, config.patch, MaskBank(masks, rng), config.seed)
     vsampler = InpaintSampler(val or train, config.bands, config.patch, MaskBank(masks, np.random.default_rng(7)),
                               config.seed + 1)
+
     def normalised(draws):
         truth, hole = np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
         mean, std = patch_statistics(truth, hole)
         z = (truth - mean) / std
-        return torch.from_numpy(network_input(z, hole)), torch.from_numpy(z), \
-            torch.from_numpy(np.stack([d[2] for d in draws]))
+        return (torch.from_numpy(network_input(z, hole)), torch.from_numpy(z),
+                torch.from_numpy(np.stack([d[2] for d in draws])), torch.from_numpy(mean), torch.from_numpy(std))
 
-    vx, vy, vm = normalised([vsampler.draw() for _ in range(config.validation_patches)])
+    val_batch = normalised([vsampler.draw() for _ in range(config.validation_patches)])
     model = build_model(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
     workdir.mkdir(parents=True, exist_ok=True)
     best, history, start = float("inf"), [], time.monotonic()
-
-    def masked_mse(pred, truth, mask):
-        m = mask[:, None].float().expand_as(pred)
-        return ((pred - truth) ** 2 * m).sum() / m.sum().clamp(min=1.0)
-
     for step in range(config.steps):
         feedback.check()
-        x, y, m = normalised([sampler.draw() for _ in range(config.batch_size)])
-        loss = masked_mse(model(x), y, m)
+        x, y, m, mean, std = normalised([sampler.draw() for _ in range(config.batch_size)])
+        loss, _ = masked_loss(model(x), y, m, mean, std, config.spectral_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -166,17 +225,21 @@ def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence
         if (step + 1) % 100 == 0 or step + 1 == config.steps:
             model.eval()
             with torch.inference_mode():
-                v = float(masked_mse(model(vx), vy, vm))
+                vx, vy, vm, vmean, vstd = val_batch
+                v, parts = masked_loss(model(vx), vy, vm, vmean, vstd, config.spectral_weight)
+                v = float(v)
             model.train()
-            history.append({"step": step + 1, "train_masked_mse": loss.item(), "val_masked_mse": v})
-            feedback.info(f"{config.model} step {step + 1}: train {loss.item():.4f}, validation masked MSE {v:.4f}")
+            history.append({"step": step + 1, "train_loss": loss.item(), "val_loss": v,
+                            "val_masked_mse": parts[0], "val_spectral": parts[1]})
+            feedback.info(f"{config.model} step {step + 1}: train {loss.item():.4f}, validation {v:.4f} "
+                          f"(masked MSE {parts[0]:.4f}, spectral {parts[1]:.5f})")
             if v < best:
                 best = v
                 torch.save(model.state_dict(), workdir / "best.pt")
             if config.max_minutes and (time.monotonic() - start) / 60 > config.max_minutes:
                 break
     model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
-    return model.eval(), {"history": history, "best_val_masked_mse": best}
+    return model.eval(), {"history": history, "best_val_loss": best}
 
 
 def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card: Dict) -> Path:
@@ -203,7 +266,10 @@ def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card
     fields.update({"task": "reconstruction", "bands": list(config.bands), "resolution_m": 20,
                    "normalisation": {"mode": "per patch: mean and std (+0.01) of its clear pixels, per band"},
                    "patch_size": 256, "overlap": 32, "input_multiple": 16, "onnx_parity_max_abs_diff": diff,
-                   "input": "per-patch normalised reflectance with masked pixels set to 0, then the mask (1 = fill) "
-                            "as the last channel", "output": "per-patch normalised reflectance of every band"})
+                   "input_version": INPUT_VERSION,
+                   "input": "per-patch normalised reflectance, masked pixels replaced by normalised-convolution "
+                            "interpolation from their clear neighbours, then the mask (1 = fill) as the last channel",
+                   "output": "per-patch normalised reflectance of every band: the interpolated input plus a learned "
+                             "correction"})
     write_card(path, fields)
     return path

@@ -24,16 +24,10 @@ from .bands import canonical_band
 from .errors import InputError
 from .evaluation import write_table
 from .inputs import open_band_source
-from .recon_metrics import PEAK, reconstruction_scores
+from .recon_metrics import MASK_SCHEMES, PEAK, reconstruction_scores
 from .timeseries import GridRaster, describe_grid, same_grid, series_bands
 
 SSIM_RADIUS = 3
-#: mask_classes option -> description; which mask values mark a filled pixel
-MASK_SCHEMES = {
-    "cloudfree": "CloudFree mask: 1 thick cloud, 2 thin cloud, 3 shadow are filled (0 clear, 255 no data)",
-    "source": "Gap-fill source raster: 1 and 2 are filled (0 original, 255 no data)",
-    "nonzero": "Binary mask: every non-zero value is filled",
-}
 METRICS = ("mae", "rmse", "psnr", "ssim")
 
 

@@ -18,13 +18,23 @@ _SSIM_C1 = (0.01 * PEAK) ** 2
 _SSIM_C2 = (0.03 * PEAK) ** 2
 
 
+#: mask_classes option of an evaluation -> description; which mask values mark a filled pixel
+#: (here, with no file I/O, so that the QGIS algorithm can list them without rasterio)
+MASK_SCHEMES = {
+    "cloudfree": "CloudFree mask: 1 thick cloud, 2 thin cloud, 3 shadow are filled (0 clear, 255 no data)",
+    "source": "Gap-fill source raster: 1 and 2 are filled (0 original, 255 no data)",
+    "nonzero": "Binary mask: every non-zero value is filled",
+}
+
+
 def box_mean(a: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2r+1)^2 window, edges by reflection (summed-area table)."""
-    p = np.pad(a, radius + 1, mode="reflect")[:-1, :-1]
-    s = p.cumsum(0).cumsum(1)
+    """Mean over a (2r+1)^2 window of the last two axes, edges by reflection (summed-area table)."""
+    lead = [(0, 0)] * (a.ndim - 2)
+    p = np.pad(a, lead + [(radius + 1, radius + 1)] * 2, mode="reflect")[..., :-1, :-1]
+    s = p.cumsum(-2).cumsum(-1)
     k = 2 * radius + 1
-    h, w = a.shape
-    total = s[k:k + h, k:k + w] - s[:h, k:k + w] - s[k:k + h, :w] + s[:h, :w]
+    h, w = a.shape[-2:]
+    total = s[..., k:k + h, k:k + w] - s[..., :h, k:k + w] - s[..., k:k + h, :w] + s[..., :h, :w]
     return total / (k * k)
 
 

@@ -1,12 +1,12 @@
 """Train the single-image reconstruction U-Net and its plain encoder-decoder baseline.
 
-    .venv/bin/python -m cloudfree.models.train_reconstruction out/training/scenes.npz [--steps 600]
+    .venv/bin/python -m cloudfree.models.train_reconstruction out/training/scenes.npz [--steps 400]
 
 Clear real scenes of the training set (the "synthetic" label source: the
 clear bases) with cloud-shaped holes: real cloud masks (the teachers' masks
 of the real cloudy scenes, and eo-learn's s2cloudless masks) and fractal
 ones. Places T49JGM and eolearn are held out: the comparison printed at the
-end is on them, against mean fill, on the filled pixels only.
+end is on them, against normalised-convolution interpolation and mean fill, on the filled pixels only.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cloudfree.core.inpainting import (InpaintConfig, InpaintSampler, MaskBank, export_inpainter, network_input,
+from cloudfree.core.inpainting import (InpaintConfig, InpaintSampler, MaskBank, export_inpainter, interpolate_holes,
+                                      network_input,
                                       patch_statistics, train_inpainter)
 from cloudfree.core.model_card import MODELS_DIR
 from cloudfree.core.recon_metrics import reconstruction_scores
@@ -38,7 +39,7 @@ def real_masks(scenes) -> list:
 def compare(models: dict, stats: dict, val, masks, bands, cases: int = 48) -> dict:
     import torch
     sampler = InpaintSampler(val, bands, 128, MaskBank(masks, np.random.default_rng(99)), 99)
-    rows = {name: [] for name in list(models) + ["mean_fill"]}
+    rows = {name: [] for name in list(models) + ["interpolation", "mean_fill"]}
     for _ in range(cases):
         truth, hole, scored = sampler.draw()
         if scored.sum() < 50:
@@ -51,6 +52,8 @@ def compare(models: dict, stats: dict, val, masks, bands, cases: int = 48) -> di
                 pred = model(x)[0].numpy() * std + mean
             est = np.where(hole[None], pred, truth)
             rows[name].append(reconstruction_scores(est, truth, scored, bands)["overall"])
+        guess = interpolate_holes(truth[None], hole[None])[0]
+        rows["interpolation"].append(reconstruction_scores(guess, truth, scored, bands)["overall"])
         fill = truth[:, ~hole].mean(axis=1)[:, None, None]
         rows["mean_fill"].append(reconstruction_scores(np.where(hole[None], fill, truth), truth, scored, bands)["overall"])
     return {n: {k: round(float(np.mean([r[k] for r in rs])), 4) for k in ("mae", "rmse", "psnr", "ssim", "sam_deg")}
@@ -60,8 +63,12 @@ def compare(models: dict, stats: dict, val, masks, bands, cases: int = 48) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("training_set", type=Path)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--minutes", type=float, help="time budget per network (stops at the next check)")
+    parser.add_argument("--spectral-weight", type=float, default=0.0,
+                        help="weight of a masked spectral (1 - cosine) term added to the masked MSE (default 0)")
+    parser.add_argument("--zero-init", action="store_true",
+                        help="start the residual network at exactly the interpolation (last layer zeroed)")
     parser.add_argument("--workdir", type=Path, default=Path("out/training/reconstruction"))
     parser.add_argument("--export-only", action="store_true", help="export the trained U-Net of --workdir")
     args = parser.parse_args()
@@ -70,28 +77,34 @@ def main() -> None:
     train = [s for s in scenes if s.record.place not in VALIDATION_PLACES]
     val = [s for s in scenes if s.record.place in VALIDATION_PLACES]
     masks = real_masks(load_scenes([args.training_set]))
+    configs = {kind: InpaintConfig(bands=list(TRAIN_BANDS), steps=args.steps, model=kind, max_minutes=args.minutes,
+                                   spectral_weight=args.spectral_weight, zero_init=args.zero_init)
+               for kind in ("unet", "plain")}
     if args.export_only:
         import torch
         from cloudfree.core.inpainting import build_model
-        model = build_model(InpaintConfig(bands=list(TRAIN_BANDS)))
+        model = build_model(configs["unet"])
         model.load_state_dict(torch.load(args.workdir / "unet" / "best.pt", weights_only=True))
         result = json.loads((args.workdir / "comparison.json").read_text())
-        export(model.eval(), {}, result, train, val)
+        export(model.eval(), {}, result, train, val, configs["unet"])
         return
     models, stats = {}, None
-    for kind in ("unet", "plain"):
-        config = InpaintConfig(bands=list(TRAIN_BANDS), steps=args.steps, model=kind, max_minutes=args.minutes)
+    for kind, config in configs.items():
         models[kind], stats = train_inpainter(config, train, val, masks, args.workdir / kind)
     result = compare(models, stats, val, masks, TRAIN_BANDS)
     print(json.dumps(result, indent=2))
     (args.workdir / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
-    export(models["unet"], stats, result, train, val)
+    export(models["unet"], stats, result, train, val, configs["unet"])
 
 
-def export(model, stats, result, train, val) -> None:
-    config = InpaintConfig(bands=list(TRAIN_BANDS))
+def export(model, stats, result, train, val, config: InpaintConfig) -> None:
     card = {"name": "cloudfree_inpaint_s2", "kind": "U-Net inpainter (segmentation-models-pytorch), trained by CloudFree",
-            "architecture": config.architecture, "loss": "MSE on the masked pixels only",
+            "architecture": config.architecture, "loss": "MSE on the masked pixels" + (f" + {config.spectral_weight:g} x masked spectral (1 - cosine) term"
+                                                  if config.spectral_weight else ""),
+            "network": "residual: the output is the normalised-convolution interpolation of the hole plus the "
+                       "network's correction" + (" (last layer zero-initialised)" if config.zero_init else ""),
+            "training": {"steps": config.steps, "batch_size": config.batch_size, "patch": config.patch,
+                         "learning_rate": config.learning_rate, "seed": config.seed},
             "training_data": sorted({s.record.place for s in train}),
             "validation_places": sorted({s.record.place for s in val}),
             "metrics": {"held-out places, filled pixels only (48 patches)": result},

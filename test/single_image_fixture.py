@@ -1,6 +1,6 @@
 """A small real L1C raster and a cloud mask for single-image reconstruction front ends (CLI, QGIS).
 
-The 13 real T33UUU JP2 bands (2017-02-16) read decimated to 768 x 384 px
+The 13 real T33UUU JP2 bands (2017-02-16) read decimated to 768 x 384 px (20 m)
 and cropped to 128 x 128 px, written as a uint16 GeoTIFF (DN = reflectance
 x 10000), the band order of the s2_l1c preset.  The mask has a block of
 class 1 ("thick cloud"), everything else clear.
@@ -19,7 +19,7 @@ from cloudfree.core.bands import ALL_BANDS
 
 DATA = safe_fixture.DATA / "s2_l1c_t33uuu_jp2"
 SIZE = 128
-ROW0, COL0 = 400, 100
+ROW0, COL0 = 100, 400
 BLOCK = (slice(40, 72), slice(50, 90))  # a 32 x 40 px "cloud"
 
 
@@ -29,7 +29,7 @@ def build_l1c_raster(path: Path, size: int = SIZE) -> Path:
     for b in ALL_BANDS:
         with rasterio.open(next(DATA.glob(f"*_{b}.jp2"))) as ds:
             crs, t = ds.crs, ds.transform  # the last band, B12, is a 20 m band
-            bands.append(ds.read(1, out_shape=(768, 384))[ROW0:ROW0 + size, COL0:COL0 + size])
+            bands.append(ds.read(1, out_shape=(384, 768))[ROW0:ROW0 + size, COL0:COL0 + size])
     with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=len(ALL_BANDS), dtype="uint16",
                        crs=crs, transform=from_origin(t.c + COL0 * 20, t.f - ROW0 * 20, 20, 20)) as dst:
         dst.write(np.stack(bands))

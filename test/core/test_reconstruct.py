@@ -5,7 +5,8 @@ import rasterio
 
 from cloudfree.core.bands import ALL_BANDS
 from cloudfree.core.errors import InputError, ModelCardError
-from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, load_inpaint_card, reconstruct
+from cloudfree.core.inpaint_model import load_inpaint_card
+from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, reconstruct
 from single_image_fixture import build_l1c_raster
 
 
