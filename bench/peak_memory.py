@@ -140,6 +140,17 @@ class Scene:
         return np.clip(dn, 1, 65535).astype(np.uint16)
 
 
+def load_builder_modules() -> None:
+    """numpy and rasterio for the builder, imported only in the parent: a child's peak RSS must not include them
+    before it imports them itself.  Other benchmarks that reuse build_safe call this first."""
+    global np, rasterio, rio_copy, from_origin, Window
+    import numpy as np
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+
 def build_safe(dst_root: Path, size_10m: int, log) -> Path:
     """Build (or reuse) a synthetic L1C SAFE with the real metadata tree; return its path."""
     safe = dst_root / META_SAFE.name
@@ -317,9 +328,5 @@ if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "--_child":
         child_main(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
-        import numpy as np
-        import rasterio
-        from rasterio.shutil import copy as rio_copy
-        from rasterio.transform import from_origin
-        from rasterio.windows import Window
+        load_builder_modules()
         main()

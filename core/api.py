@@ -1,17 +1,19 @@
 """The Python API: one call per operation, the same that QGIS and the CLI use."""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from .inputs import available_bands, open_band_source
-from .masking import MaskResult, run_mask
-from .model_card import AUTO_MODEL, choose_bundled_model, load_card
+from .masking import MaskResult, ScenePlan, plan_scene, run_mask
+from .model_card import AUTO_MODEL, ModelCard, choose_bundled_model, load_card
 from .progress import Feedback
-from .runtime import make_predictor
+from .runtime import Predictor, make_predictor
 from .scl import SclResult, scl_mask
 
-__all__ = ["cloud_mask", "scl_mask", "MaskResult", "SclResult"]
+__all__ = ["cloud_mask", "open_scene", "scl_mask", "MaskResult", "SclResult", "OpenedScene"]
 
 
 def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None,
@@ -20,24 +22,73 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
                dn_scale: Optional[float] = None, dn_offset: float = 0.0,
                device: str = "auto", engine: str = "onnx", batch_size: int = 4,
                patch_size: Optional[int] = None, overlap: Optional[int] = None,
-               buffer_px: int = 0, feedback: Optional[Feedback] = None) -> MaskResult:
+               buffer_px: int = 0, feedback: Optional[Feedback] = None,
+               opened: Optional["OpenedScene"] = None, keep_session: bool = False) -> MaskResult:
     """Mask clouds and shadows of a raster or .SAFE product with a U-Net model.
 
     `model` is a bundled model name or an .onnx path with its card beside it;
-    None or "auto" picks the best bundled model for the bands the input has.
-    Patch size and overlap default to the card's.
+    None or "auto" picks the best bundled model for the input's bands.
+    Patch size and overlap default to the card's.  `opened`: the same scene
+    already opened by `open_scene` (a batch reads the next scene ahead).
+    `keep_session`: keep the inference session for the next call in this
+    process (batches; off by default so that QGIS gets its memory back).
     """
     feedback = feedback or Feedback()
-    if not model or model == AUTO_MODEL:
+    scene = opened or open_scene(input, model, resolution_m, band_preset, band_mapping, dn_scale, dn_offset,
+                                 patch_size, overlap)
+    try:
+        if scene.chosen:
+            feedback.info(f"Model chosen for the input's bands: {scene.card.name}")
+        if resolution_m and resolution_m != scene.card.resolution_m:
+            feedback.info(f"Note: {scene.card.name} was trained at {scene.card.resolution_m} m; processing at "
+                          f"{resolution_m} m.")
+        predictor = (cached_predictor(scene.card, engine, device) if keep_session
+                     else make_predictor(scene.card, engine=engine, device=device))
+        return run_mask(scene.source, predictor, scene.card, output, confidence, patch_size, overlap,
+                        batch_size, buffer_px, feedback, scene.plan)
+    finally:
+        scene.close()
+
+
+@dataclass
+class OpenedScene:
+    """An input opened for masking, its first patch rows already being read."""
+
+    card: ModelCard
+    source: object
+    plan: ScenePlan
+    chosen: bool
+
+    def close(self) -> None:
+        self.plan.close()
+        self.source.close()
+
+
+def open_scene(input: str | Path, model: Optional[str] = None, resolution_m: Optional[int] = 20,
+               band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
+               dn_scale: Optional[float] = None, dn_offset: float = 0.0, patch_size: Optional[int] = None,
+               overlap: Optional[int] = None) -> OpenedScene:
+    """Choose the model, open the bands it needs and start reading (core.masking.plan_scene)."""
+    chosen = not model or model == AUTO_MODEL
+    if chosen:
         model = choose_bundled_model(available_bands(input, band_preset, band_mapping))
-        feedback.info(f"Model chosen for the input's bands: {model}")
     card = load_card(model)
-    if resolution_m and resolution_m != card.resolution_m:
-        feedback.info(f"Note: {card.name} was trained at {card.resolution_m} m; processing at {resolution_m} m.")
-    predictor = make_predictor(card, engine=engine, device=device)
     source = open_band_source(input, card.bands, resolution_m, band_preset, band_mapping, dn_scale, dn_offset)
     try:
-        return run_mask(source, predictor, card, output, confidence, patch_size, overlap,
-                        batch_size, buffer_px, feedback)
-    finally:
+        return OpenedScene(card, source, plan_scene(source, card, patch_size, overlap), chosen)
+    except BaseException:
         source.close()
+        raise
+
+
+_PREDICTORS: Dict[Tuple[str, str, str, str], Predictor] = {}
+_PREDICTORS_LOCK = threading.Lock()
+
+
+def cached_predictor(card: ModelCard, engine: str, device: str) -> Predictor:
+    """One inference session per model file, engine and device in a process, reused by every scene."""
+    key = (str(card.onnx_path), card.sha256, engine, device)
+    with _PREDICTORS_LOCK:
+        if key not in _PREDICTORS:
+            _PREDICTORS[key] = make_predictor(card, engine=engine, device=device)
+        return _PREDICTORS[key]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .bands import PRESETS
+from .cli_batch import add_batch_parser, run_batch_command
 from .cli_recon import COMMANDS as RECON_COMMANDS, add_recon_parsers, run_recon_command
 from .errors import CloudFreeError, InputError
 from .model_card import MODELS_DIR, load_card
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the bundled models")
     _training_parsers(sub)
     add_recon_parsers(sub)
+    add_batch_parser(sub)
     return parser
 
 
@@ -163,6 +165,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .api import cloud_mask, scl_mask  # deferred: keeps `--help` fast
     feedback = TqdmFeedback(f"{args.command} {Path(getattr(args, 'input', '') or '').name}".strip())
     try:
+        if args.command == "batch":
+            return run_batch_command(args, feedback)
         if args.command in RECON_COMMANDS:
             return run_recon_command(args, feedback)
         if args.command in ("prepare", "train", "evaluate"):

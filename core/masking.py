@@ -2,17 +2,17 @@
 
 The scene is processed one row of patches at a time.  A rolling accumulator
 one patch high holds the weighted class scores; rows no later patch can touch
-are normalised, turned into classes and written at once, so memory depends on
-the scene width and patch size, never on the scene height.  The next row of
-patches is read on a worker thread while the current one is inferred.
+are normalised, turned into classes and written, so memory depends on the
+scene width and patch size, never on the scene height.  Reading, inference
+and writing run on their own threads (core.pipeline), rows ahead being read
+and rows behind being written while the current one is inferred.
 """
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Protocol, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 from rasterio.windows import Window
@@ -22,6 +22,7 @@ from .errors import InputError
 from .grid import Grid
 from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
 from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
+from .pipeline import AsyncWriter, RowReader, StageClock
 from .progress import Feedback
 from .runtime import Predictor
 from .tiling import fit_patch_size, patch_starts, patch_weights
@@ -45,6 +46,8 @@ class MaskResult(CoverFigures):
     patch_size: int
     overlap: int
     seconds: float
+    #: busy seconds per stage (read, infer, write, ...), stages overlapping on threads
+    stages: Dict[str, float] = field(default_factory=dict)
 
 
 def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap: Optional[int]) -> Tuple[int, int]:
@@ -72,78 +75,121 @@ def normalise(data: np.ndarray, card: ModelCard) -> np.ndarray:
     return (data - mean) / std
 
 
-def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: str | Path,
-             confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
-             overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
-             feedback: Optional[Feedback] = None) -> MaskResult:
-    """Mask one scene and write the class raster (and optional confidence) atomically."""
-    feedback = feedback or Feedback()
-    started = time.perf_counter()
+@dataclass
+class ScenePlan:
+    """A scene opened for masking: its patch grid, and its rows already being read on a thread."""
+
+    source: BandSource
+    card: ModelCard
+    patch: int
+    overlap: int
+    ys: List[int]
+    xs: List[int]
+    clock: StageClock
+    reader: RowReader
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def plan_scene(source: BandSource, card: ModelCard, patch_size: Optional[int] = None,
+               overlap: Optional[int] = None) -> ScenePlan:
+    """Check the source against the model, lay out the patches and start reading the first rows."""
     if source.bands != card.bands:
         raise InputError(f"The source provides {source.bands} but the model needs {card.bands}.")
-    if batch_size < 1:
-        raise InputError("The batch size must be at least 1.")
-    if buffer_px < 0:
-        raise InputError("The buffer must be 0 or more pixels.")
-    output = check_output_path(output)
-    conf_path = check_output_path(confidence) if confidence else None
     grid = source.grid
     patch, ov = choose_patch(card, grid, patch_size, overlap)
     ys, xs = patch_starts(grid.height, patch, ov), patch_starts(grid.width, patch, ov)
+    clock = StageClock()
+    reader = RowReader(lambda y: source.read(Window(0, y, grid.width, patch)), ys, clock)
+    return ScenePlan(source, card, patch, ov, ys, xs, clock, reader)
+
+
+def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: str | Path,
+             confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
+             overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
+             feedback: Optional[Feedback] = None, plan: Optional[ScenePlan] = None) -> MaskResult:
+    """Mask one scene and write the class raster (and optional confidence) atomically.
+
+    Reading, inference and writing run on three threads (core.pipeline);
+    `plan` is a scene whose reading a batch already started (plan_scene).
+    """
+    feedback = feedback or Feedback()
+    started = time.perf_counter()
+    try:
+        if batch_size < 1:
+            raise InputError("The batch size must be at least 1.")
+        if buffer_px < 0:
+            raise InputError("The buffer must be 0 or more pixels.")
+        output = check_output_path(output)
+        conf_path = check_output_path(confidence) if confidence else None
+        plan = plan or plan_scene(source, card, patch_size, overlap)
+        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started)
+    finally:
+        if plan is not None:
+            plan.close()
+
+
+def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Optional[Path], batch_size: int,
+            buffer_px: int, feedback: Feedback, started: float) -> MaskResult:
+    card, grid, patch, ov, ys, xs = plan.card, plan.source.grid, plan.patch, plan.overlap, plan.ys, plan.xs
     k = len(MASK_CLASSES)
     feedback.info(f"Model {card.name} ({', '.join(card.bands)} at {card.resolution_m} m) on "
                   f"{predictor.description}; grid {grid.width} x {grid.height} px at "
                   f"{grid.pixel_size:g} m; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches.")
-
     weights = {(t, b, l, r): patch_weights(patch, ov, t, b, l, r)
                for t in (False, True) for b in (False, True) for l in (False, True) for r in (False, True)}
     acc = np.zeros((k, patch, grid.width), np.float32)
     wsum = np.zeros((patch, grid.width), np.float32)
     total = len(ys) * len(xs)
     done = 0
-
-    with OutputSet() as outs, ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudfree-read") as pool:
+    clock = plan.clock
+    with OutputSet() as outs:
         raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
                                   [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
-        read = lambda y: source.read(Window(0, y, grid.width, patch))  # noqa: E731
-        pending = pool.submit(read, ys[0])
-        for i, y in enumerate(ys):
-            data, valid = pending.result()
-            if i + 1 < len(ys):
-                pending = pool.submit(read, ys[i + 1])
-            data = normalise(data, card)
-            jobs = [x for x in xs if valid[:, x:x + patch].any()]
-            for b in range(0, len(jobs), batch_size):
-                feedback.check()
-                chunk = jobs[b:b + batch_size]
-                batch = np.stack([data[:, :, x:x + patch] for x in chunk])
-                probs = predictor(batch)
-                for x, p in zip(chunk, probs):
-                    w = weights[(y == 0, y + patch == grid.height, x == 0, x + patch == grid.width)]
-                    acc[:, :, x:x + patch] += p * w
-                    wsum[:, x:x + patch] += w
-                done += len(chunk)
+        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer), clock)
+        try:
+            for i, (data, valid) in enumerate(plan.reader):
+                y = ys[i]
+                data = normalise(data, card)
+                jobs = [x for x in xs if valid[:, x:x + patch].any()]
+                for b in range(0, len(jobs), batch_size):
+                    feedback.check()
+                    chunk = jobs[b:b + batch_size]
+                    batch = np.stack([data[:, :, x:x + patch] for x in chunk])
+                    t = time.perf_counter()
+                    probs = predictor(batch)
+                    clock.add("infer", time.perf_counter() - t)
+                    for x, p in zip(chunk, probs):
+                        w = weights[(y == 0, y + patch == grid.height, x == 0, x + patch == grid.width)]
+                        acc[:, :, x:x + patch] += p * w
+                        wsum[:, x:x + patch] += w
+                    done += len(chunk)
+                    feedback.set_progress(95.0 * done / total)
+                done += len(xs) - len(jobs)
+                rows = patch if i + 1 == len(ys) else ys[i + 1] - y
+                writer.submit(acc[:, :rows].copy(), wsum[:rows].copy(), valid[:rows],
+                              Window(0, y, grid.width, rows))
+                acc = np.roll(acc, -rows, axis=1)
+                wsum = np.roll(wsum, -rows, axis=0)
+                acc[:, patch - rows:] = 0
+                wsum[patch - rows:] = 0
                 feedback.set_progress(95.0 * done / total)
-            done += len(xs) - len(jobs)
-            last = i + 1 == len(ys)
-            rows = patch if last else ys[i + 1] - y
-            _emit(acc[:, :rows], wsum[:rows], valid[:rows], Window(0, y, grid.width, rows), raw_writer, conf_writer)
-            acc = np.roll(acc, -rows, axis=1)
-            wsum = np.roll(wsum, -rows, axis=0)
-            acc[:, patch - rows:] = 0
-            wsum[patch - rows:] = 0
-            feedback.set_progress(95.0 * done / total)
+        finally:
+            writer.finish()
         raw_writer.close()
+        t = time.perf_counter()
         if conf_writer:
             conf_writer.close()
             outs.publish(conf_writer.path, conf_path, "AVERAGE", CONFIDENCE_STYLE)
         stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px)
         feedback.check()
         outs.commit()
+        clock.add("finish (buffer, COG)", time.perf_counter() - t)
     feedback.set_progress(100.0)
     return MaskResult(output, conf_path, stats, card.name, predictor.description, patch, ov,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, clock.rounded())
 
 
 def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw_writer, conf_writer) -> None:

@@ -33,9 +33,10 @@ class Feedback:
 class TqdmFeedback(Feedback):
     """A progress bar on stderr for the command line."""
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, position: int = 0, leave: bool = True) -> None:
         from tqdm import tqdm
-        self.bar = tqdm(total=100, desc=description, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
+        self.bar = tqdm(total=100, desc=description, unit="%", position=position, leave=leave,
+                        bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
 
     def set_progress(self, percent: float) -> None:
         self.bar.n = min(100.0, percent)

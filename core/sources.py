@@ -6,6 +6,7 @@ depends on the window, never on the scene.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -21,6 +22,7 @@ from .errors import InputError, UnreadableFileError
 from .grid import Grid, scaled_window
 from .safe import SafeProduct
 
+DEFAULT_READ_THREADS = 4  # band files decoded at once; JPEG2000 decoding is the slow part of reading
 ReadResult = Tuple[np.ndarray, np.ndarray]  # (bands x rows x cols float32, rows x cols bool valid)
 
 
@@ -108,8 +110,10 @@ class RasterLayerSource:
 class SafeSource:
     """The bands of a .SAFE product, each read at the processing resolution."""
 
-    def __init__(self, product: SafeProduct, bands: Sequence[str], resolution_m: int) -> None:
+    def __init__(self, product: SafeProduct, bands: Sequence[str], resolution_m: int,
+                 read_threads: int = DEFAULT_READ_THREADS) -> None:
         self.product = product
+        self.read_threads, self.pool = max(1, min(read_threads, len(bands))), None
         self.bands = list(bands)
         self.resolution_m = resolution_m
         self.datasets: List[Tuple[rasterio.DatasetReader, float]] = []
@@ -133,12 +137,29 @@ class SafeSource:
         return self.datasets[0][0].dtypes[0]
 
     def read_raw(self, window: Window) -> np.ndarray:
-        """The stored DN of the bands (uint16), each resampled onto the processing grid."""
+        """The stored DN of the bands (uint16), each resampled onto the processing grid.
+
+        Bands are separate files, decoded in parallel threads (GDAL releases
+        the GIL while decoding JPEG2000; each file is used by one thread).
+        """
         out = np.empty((len(self.bands), int(window.height), int(window.width)), self.dtype)
-        for i, (ds, factor) in enumerate(self.datasets):
+
+        def read_band(i: int) -> None:
+            ds, factor = self.datasets[i]
             src, shape = scaled_window(window, factor, ds.width, ds.height)
             out[i] = ds.read(1, window=src, out_shape=shape, resampling=_resampling(factor))
+
+        if self.read_threads > 1:
+            list(self._pool().map(read_band, range(len(self.datasets))))
+        else:
+            for i in range(len(self.datasets)):
+                read_band(i)
         return out
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.read_threads, thread_name_prefix="cloudfree-band")
+        return self.pool
 
     def read(self, window: Window) -> ReadResult:
         raw = self.read_raw(window)
@@ -151,6 +172,9 @@ class SafeSource:
         return out, valid
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
         for ds, _ in self.datasets:
             ds.close()
         self.datasets = []

@@ -1,0 +1,392 @@
+"""Batch processing of many .SAFE products: one mask (and optionally a reconstruction) per scene.
+
+A batch is a list of products and an output folder.  Each scene is one task
+(`process_scene`) that is safe to run again: it writes its outputs
+atomically and, last, a small JSON record beside them; a scene with a record
+and its outputs is done.  So a stopped batch resumes where it stopped, a
+task rerun after a worker died (core.batch_dask) finds the outputs of the
+first run or makes them anew, and no scene is written twice under its final
+names.  A record keeps the options it was made with; other options redo
+the scene.  The summary table (CSV and JSON) lists every scene once, in the
+order given.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+from .errors import CloudFreeError, InputError
+from .inputs import is_safe_input
+from .progress import Feedback, SubFeedback
+
+SUMMARY_COLUMNS = ["scene", "date", "tile", "cloud_percent", "shadow_percent", "seconds", "status", "mask",
+                   "reconstruction", "worker", "error"]
+DONE, DONE_BEFORE, FAILED, CANCELLED = "done", "done before", "failed", "cancelled"
+Inputs = Union[str, Path, Sequence[Union[str, Path]]]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What to do with each scene (picklable: it travels to Dask workers)."""
+
+    model: Optional[str] = None
+    resolution_m: int = 20
+    device: str = "auto"
+    engine: str = "onnx"
+    batch_size: int = 4
+    buffer_px: int = 0
+    confidence: bool = False
+    reconstruct: bool = False
+
+
+@dataclass(frozen=True)
+class ScenePaths:
+    """Where a scene's outputs go: <out>/<scene>_mask.tif and friends, and its record <scene>.done.json."""
+
+    out_dir: Path
+    scene: str
+
+    def _file(self, suffix: str) -> Path:
+        return self.out_dir / f"{self.scene}{suffix}"
+
+    @property
+    def mask(self) -> Path:
+        return self._file("_mask.tif")
+
+    @property
+    def confidence(self) -> Path:
+        return self._file("_confidence.tif")
+
+    @property
+    def reconstruction(self) -> Path:
+        return self._file("_reconstructed.tif")
+
+    @property
+    def record(self) -> Path:
+        return self._file(".done.json")
+
+    @property
+    def claim(self) -> Path:
+        """Written while a worker processes the scene (host and pid), removed when it is done."""
+        return self._file(".running.json")
+
+    def outputs(self, options: BatchOptions) -> List[Path]:
+        files = [self.mask]
+        if options.confidence:
+            files.append(self.confidence)
+        if options.reconstruct:
+            files.append(self.reconstruction)
+        return files
+
+    def stale_temporaries(self) -> List[Path]:
+        """Hidden half-written files of a run that was killed (core.outputs names them .<stem>.cloudfree-*)."""
+        return [Path(p) for p in glob.glob(str(self.out_dir / f".{glob.escape(self.scene)}_*.cloudfree-*"))]
+
+
+def scene_name(product: Union[str, Path]) -> str:
+    """The product name without .SAFE / .zip (an MTD file names its product folder)."""
+    p = Path(product)
+    if p.suffix.lower() == ".xml":
+        p = p.parent
+    name = p.name
+    for ext in (".zip", ".SAFE", ".safe"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name
+
+
+def find_products(inputs: Inputs) -> List[Path]:
+    """Products from a folder (its *.SAFE folders and *.zip files), a glob, a list file (.txt, one per line),
+    or a list of any of these; in a stable order, each once."""
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    found: List[Path] = []
+    for item in items:
+        text = str(item)
+        p = Path(text)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise InputError(f"The pattern {text} matches no product.")
+            found += [Path(m) for m in matches]
+        elif p.is_file() and p.suffix.lower() == ".txt":
+            lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+            found += [(p.parent / ln) if not Path(ln).is_absolute() else Path(ln)
+                      for ln in lines if ln and not ln.startswith("#")]
+        elif p.is_dir() and not p.name.upper().endswith(".SAFE") and not (p / "manifest.safe").exists():
+            found += sorted(q for q in p.iterdir() if q.name.upper().endswith((".SAFE", ".ZIP")))
+        else:
+            found.append(p)
+    products, seen = [], set()
+    for p in found:
+        if not p.exists():
+            raise InputError(f"The product {p} does not exist; check the folder, pattern or list file.")
+        if not is_safe_input(p):
+            raise InputError(f"{p} is not a Sentinel-2 product (.SAFE folder, .zip or MTD_MSIL*.xml); the batch "
+                             "runs on products.")
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            products.append(p)
+    if not products:
+        raise InputError(f"No Sentinel-2 product found in {', '.join(map(str, items))}: give a folder of "
+                         ".SAFE folders or .zip files, a glob such as 'S2*_MSIL1C_*.SAFE', or a .txt list.")
+    names = [scene_name(p) for p in products]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"Two products share the name {twice[0]}; their outputs would collide. Give each once.")
+    return products
+
+
+def _atomic_json(path: Path, data: Dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def finished_row(paths: ScenePaths, options: BatchOptions) -> Optional[Dict]:
+    """The row of a scene done earlier with the same options, if its record and all its outputs are there."""
+    if not paths.record.is_file() or not all(p.is_file() for p in paths.outputs(options)):
+        return None
+    try:
+        record = json.loads(paths.record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.pop("options", None) != asdict(options):
+        return None  # done with another model, resolution, buffer or outputs: done again
+    return record
+
+
+def _claim(paths: ScenePaths, worker: str) -> None:
+    """Mark the scene as being processed; refuse if a live process on this machine already is."""
+    host = socket.gethostname()
+    try:
+        other = json.loads(paths.claim.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        other = None
+    if other and other.get("host") == host and other.get("pid") != os.getpid() and _alive(other.get("pid")):
+        raise InputError(f"{paths.scene} is being processed by process {other['pid']} on this machine (another "
+                         f"batch on the same output folder); wait for it, or remove {paths.claim.name} if it died.")
+    _atomic_json(paths.claim, {"scene": paths.scene, "worker": worker, "host": host, "pid": os.getpid(),
+                               "started": time.time()})
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options: BatchOptions = BatchOptions(),
+                  feedback: Optional[Feedback] = None, opened=None) -> Dict:
+    """Mask (and reconstruct) one product into `out_dir`; return its summary row. Safe to run again.
+
+    `opened`: the product already opened by core.api.open_scene, its reading under way.
+    """
+    from .api import cloud_mask  # deferred: ONNX Runtime loads only in processes that mask
+    from .safe import open_safe
+    feedback = feedback or Feedback()
+    paths = ScenePaths(Path(out_dir), scene_name(product))
+    done = finished_row(paths, options)
+    if done is not None:
+        if opened is not None:
+            opened.close()
+        return done
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        _claim(paths, worker)
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        raise
+    for stale in paths.stale_temporaries():
+        stale.unlink(missing_ok=True)
+    started = time.perf_counter()
+    try:
+        info = open_safe(product)
+        result = cloud_mask(product, paths.mask, paths.confidence if options.confidence else None,
+                            model=options.model, resolution_m=options.resolution_m, device=options.device,
+                            engine=options.engine, batch_size=options.batch_size, buffer_px=options.buffer_px,
+                            feedback=SubFeedback(feedback, 0.0, 60.0 if options.reconstruct else 100.0),
+                            opened=opened, keep_session=True)
+        opened = None
+        row = {"scene": paths.scene, "date": info.sensing_time[:10], "tile": info.tile,
+               "cloud_percent": round(result.cloud_percent, 3), "shadow_percent": round(result.shadow_percent, 3),
+               "mask": str(paths.mask), "reconstruction": "", "worker": worker, "error": ""}
+        if options.reconstruct:
+            row["reconstruction"] = _reconstruct_scene(product, paths, options, result, feedback)
+        row.update(seconds=round(time.perf_counter() - started, 2), status=DONE)
+        _atomic_json(paths.record, dict(row, options=asdict(options)))
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        for p in paths.outputs(BatchOptions(confidence=True, reconstruct=True)):  # no half-done scene stays
+            p.unlink(missing_ok=True)
+            p.with_suffix(".qml").unlink(missing_ok=True)
+        paths.record.unlink(missing_ok=True)
+        raise
+    finally:
+        paths.claim.unlink(missing_ok=True)
+    return row
+
+
+def _reconstruct_scene(product, paths: ScenePaths, options: BatchOptions, mask_result, feedback: Feedback) -> str:
+    """The reconstruction of a scene, or why there is none (nothing masked, or nothing clear)."""
+    from .reconstruct import reconstruct
+    if mask_result.cloud_percent + mask_result.shadow_percent == 0:
+        return "not needed: no cloud or shadow"
+    if mask_result.cloud_percent + mask_result.shadow_percent >= 99.99:
+        return "not possible: no clear pixel"
+    reconstruct(product, paths.mask, paths.reconstruction, resolution_m=options.resolution_m,
+                feedback=SubFeedback(feedback, 60.0, 100.0))
+    return str(paths.reconstruction)
+
+
+@dataclass
+class BatchResult:
+    rows: List[Dict]
+    summary_csv: Path
+    summary_json: Path
+    seconds: float
+    counts: Dict[str, int] = field(default_factory=dict)
+
+
+def failed_row(product: Union[str, Path], status: str, error: str) -> Dict:
+    return {"scene": scene_name(product), "date": "", "tile": "", "cloud_percent": "", "shadow_percent": "",
+            "seconds": "", "status": status, "mask": "", "reconstruction": "", "worker": "", "error": error}
+
+
+def write_summary(rows: Sequence[Dict], out_dir: Path) -> tuple:
+    """summary.csv and summary.json in the output folder, replaced atomically."""
+    csv_path, json_path = out_dir / "summary.csv", out_dir / "summary.json"
+    tmp = out_dir / f".summary.csv.{os.getpid()}.tmp"
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, csv_path)
+    _atomic_json(json_path, {"scenes": list(rows)})
+    return csv_path, json_path
+
+
+def check_out_dir(out_dir: Union[str, Path]) -> Path:
+    out = Path(out_dir)
+    if not out.parent.is_dir():
+        raise InputError(f"The folder {out.parent} of the output folder does not exist; create it first.")
+    out.mkdir(exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise InputError(f"The output folder {out} is not writable; choose another.")
+    return out
+
+
+def run_batch(inputs: Inputs, out_dir: Union[str, Path], options: BatchOptions = BatchOptions(),
+              scheduler: Optional[object] = None, gpu_workers: bool = False, feedback: Optional[Feedback] = None,
+              scene_feedback: Optional[Callable[[str], Feedback]] = None) -> BatchResult:
+    """Process every product; scenes done before are skipped; a failed scene is reported, not fatal.
+
+    `scheduler`: a Dask scheduler address (or a distributed.Client) to hand
+    the scenes to; None runs them here, the next scene's reading starting
+    while the current one is masked.  `gpu_workers`: ask Dask for workers
+    with a "GPU" resource.  `scene_feedback`: makes a progress reporter per
+    scene (the command line's per-scene bar); `feedback` gets the overall
+    progress and the cancel request.
+    """
+    feedback = feedback or Feedback()
+    started = time.perf_counter()
+    products = find_products(inputs)
+    out = check_out_dir(out_dir)
+    rows: Dict[int, Dict] = {}
+    todo = []
+    for i, p in enumerate(products):
+        earlier = finished_row(ScenePaths(out, scene_name(p)), options)
+        if earlier is not None:
+            rows[i] = dict(earlier, status=DONE_BEFORE)
+        else:
+            todo.append(i)
+    feedback.info(f"{len(products)} product(s): {len(rows)} done before, {len(todo)} to process "
+                  f"{'on the Dask cluster at ' + str(scheduler) if scheduler else 'here'}.")
+    if scheduler is not None:
+        from .batch_dask import run_on_dask  # deferred: dask is needed only to scale out
+        rows.update(run_on_dask([products[i] for i in todo], todo, out, options, scheduler, gpu_workers, feedback))
+    else:
+        rows.update(_run_here(products, todo, out, options, feedback, scene_feedback))
+    ordered = [rows[i] for i in range(len(products))]
+    csv_path, json_path = write_summary(ordered, out)
+    counts: Dict[str, int] = {}
+    for r in ordered:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return BatchResult(ordered, csv_path, json_path, time.perf_counter() - started, counts)
+
+
+def _run_here(products: List[Path], todo: List[int], out: Path, options: BatchOptions, feedback: Feedback,
+              scene_feedback: Optional[Callable[[str], Feedback]]) -> Dict[int, Dict]:
+    """Scenes one after the other; the next scene is opened, and its first rows read, while one is masked."""
+    rows: Dict[int, Dict] = {}
+    ahead = None
+    try:
+        for k, i in enumerate(todo):
+            current, ahead = ahead, None
+            if feedback.is_cancelled():
+                rows.update({j: failed_row(products[j], CANCELLED, "cancelled before it started") for j in todo[k:]})
+                break
+            if k + 1 < len(todo):
+                ahead = _open_ahead(products[todo[k + 1]], options)
+            name = scene_name(products[i])
+            feedback.info(f"[{k + 1}/{len(todo)}] {name}")
+            part = SubFeedback(feedback, 100.0 * k / len(todo), 100.0 * (k + 1) / len(todo))
+            per_scene = scene_feedback(name) if scene_feedback else None
+            try:
+                rows[i] = process_scene(products[i], out, options, _Both(part, per_scene) if per_scene else part,
+                                        opened=current)
+            except Exception as exc:  # one scene's failure, whatever it is, is reported and the batch goes on
+                if feedback.is_cancelled():
+                    rows.update({j: failed_row(products[j], CANCELLED, str(exc)) for j in todo[k:]})
+                    break
+                text = str(exc) if isinstance(exc, CloudFreeError) else f"{type(exc).__name__}: {exc}"
+                rows[i] = failed_row(products[i], FAILED, text)
+                feedback.info(f"{name} failed: {text}")
+            finally:
+                if per_scene is not None and hasattr(per_scene, "close"):
+                    per_scene.close()
+    finally:
+        if ahead is not None:
+            ahead.close()
+    return rows
+
+
+def _open_ahead(product: Path, options: BatchOptions):
+    """The next product opened with its reading started, or None (its error then comes when it is processed)."""
+    from .api import open_scene
+    try:
+        return open_scene(product, options.model, options.resolution_m)
+    except (CloudFreeError, OSError):
+        return None
+
+
+class _Both(Feedback):
+    """Progress to the overall and the per-scene reporter; cancel from the overall one."""
+
+    def __init__(self, overall: Feedback, scene: Feedback) -> None:
+        self.overall, self.scene = overall, scene
+
+    def set_progress(self, percent: float) -> None:
+        self.overall.set_progress(percent)
+        self.scene.set_progress(percent)
+
+    def is_cancelled(self) -> bool:
+        return self.overall.is_cancelled()
+
+    def info(self, message: str) -> None:
+        self.overall.info(message)
+
+
+__all__ = ["BatchOptions", "BatchResult", "ScenePaths", "find_products", "process_scene", "run_batch",
+           "scene_name", "SUMMARY_COLUMNS", "DONE", "DONE_BEFORE", "FAILED", "CANCELLED"]
