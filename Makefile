@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup teachers demo test test-core bench-memory bench-masks bench-reconstruction training-data models evaluate-models clean
+.PHONY: setup teachers demo test test-core bench-memory bench-speed bench-masks bench-reconstruction training-data models evaluate-models package clean
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,10 @@ test-core: setup
 bench-memory: setup
 	$(PY) bench/peak_memory.py
 
+# Seconds per full-size synthetic L1C scene at 20 m and 10 m, by pipeline stage (builds the scene once).
+bench-speed: setup
+	$(PY) bench/scene_speed.py --json out/bench/scene_speed.json
+
 # The teachers (ukis-csmask, s2cloudless) are only for training data and benchmarks,
 # pinned so they keep the numpy 1 that Debian's GDAL needs.
 teachers: setup
@@ -43,13 +47,18 @@ training-data: teachers
 
 models: training-data
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 8 --patience 8 --minutes 15
-	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 600 --minutes 7
+	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 400
 	$(MAKE) evaluate-models
 
 # Accuracy and throughput of the bundled models against ukis-csmask, s2cloudless and SCL,
 # then the accuracy copied into the model cards.
 evaluate-models: bench-masks
 	$(PY) -m cloudfree.models.evaluate_bundled --from-json out/bench/compare_masks.json
+
+# The zip to install with QGIS's Plugins > Manage and Install Plugins > Install from ZIP:
+# code, styles and bundled models; no tests, benchmarks, sample data or training scripts.
+package: setup
+	$(PY) scripts/package.py
 
 clean:
 	rm -rf out build

@@ -26,6 +26,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
     RUNTIME = "RUNTIME"
 
     STYLES = {CloudFreeAlgorithm.OUTPUT: MASK_STYLE, CONFIDENCE: CONFIDENCE_STYLE}
+    OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "cloud mask", CONFIDENCE: "confidence"}
 
     def name(self) -> str:
         return "cloudmask"
@@ -46,7 +47,15 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
             "bands the input has: cloudfree_s2 (10 bands B02-B12, for .SAFE products and full exports), "
             "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran. "
-            "Patch size 0 and overlap -1 use the model card's values.")
+            "Patch size 0 and overlap -1 use the model card's values.\n\n"
+            "Processing resolution: 10, 20 (the default) or 60 m, the pixel size of the mask on the input's grid. "
+            "Device: auto (the fastest execution provider this onnxruntime build has, CUDA or CPU), cpu or "
+            "cuda. Batch size: patches per inference call; more is faster on a GPU and needs more memory. "
+            "Buffer: grows the cloud and shadow classes by this many pixels, to catch the hazy edges masks "
+            "miss.\n\n"
+            "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), 'CloudSEN12, a global dataset for "
+            "semantic understanding of cloud and cloud shadow in Sentinel-2', Scientific Data 9, 782); the "
+            "bundled models and their scores are described in the CloudFree README and models/README.md.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_input_parameters(

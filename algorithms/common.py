@@ -1,20 +1,22 @@
 """Parts shared by the CloudFree algorithms.
 
 The choice between a raster layer and a .SAFE product, the resolution
-choice, turning engine errors into QgsProcessingException, and styling
-the outputs that QGIS loads on completion.
+choice, turning engine errors into QgsProcessingException, and naming,
+styling and grouping the outputs that QGIS loads on completion.
 """
 from __future__ import annotations
 
+import functools
 import re
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List, Optional
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingUtils)
+                       QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import CloudFreeError
@@ -31,13 +33,121 @@ SAFE_FILTER = "Sentinel-2 products (*.zip *.SAFE MTD_MSIL1C.xml MTD_MSIL2A.xml);
 #: A layer opened through GDAL's SENTINEL2 driver: SENTINEL2_L1C:<path to MTD xml>:10m:EPSG_32633
 _GDAL_SENTINEL2 = re.compile(r"^SENTINEL2_L[12][AC]:(.+?):\d+m:EPSG_\d+$", re.IGNORECASE)
 
+#: The layer-tree group that outputs loaded on completion are put in.
+RESULTS_GROUP = "CloudFree"
+#: Custom properties of the layer-tree nodes: which run loaded a layer, and its place among that run's outputs.
+_RUN_PROPERTY = "cloudfree/run"
+_RANK_PROPERTY = "cloudfree/rank"
+
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("CloudFree", text)
 
 
+def scene_name(path: str = "", layer=None) -> str:
+    """The name the outputs of one input carry: a Sentinel-2 product's name, else the layer's, else the file stem.
+
+    A product is named without .SAFE / .zip, also when given by its MTD_MSIL*.xml or opened as a
+    layer through GDAL's SENTINEL2 driver; any other layer by the name it has in the project.
+    """
+    if layer is not None:
+        match = _GDAL_SENTINEL2.match(layer.source())
+        if match:
+            path = match.group(1)
+        elif layer.name():
+            return layer.name()
+        else:
+            path = layer.source().split("|")[0]
+    p = Path(path)
+    if p.suffix.lower() == ".xml" and p.name.upper().startswith("MTD_MSI"):
+        p = p.parent
+    name = p.name
+    if p.is_dir() or name.lower().endswith((".zip", ".safe")):
+        for ext in (".zip", ".safe"):
+            if name.lower().endswith(ext):
+                name = name[: -len(ext)]
+        return name
+    return p.stem
+
+
+def output_layer_name(scene: str, kind: str) -> str:
+    """'<scene> <kind>', e.g. 'S2A_MSIL1C_20210908T100021_N0301_R122_T33UUU_20210908T121102 cloud mask'."""
+    return f"{scene} {kind}".strip()
+
+
+#: Post-processors handed to QGIS; QGIS owns them, this keeps the last few alive on the Python side too.
+_POST_PROCESSORS: List[QgsProcessingLayerPostProcessorInterface] = []
+
+
+class ResultsGroupPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Moves an output that QGIS has loaded into the project into the CloudFree group of the layer tree.
+
+    The group is made where the layer landed (top of the tree, or inside Processing's results group
+    when one is set). Outputs of one run keep the algorithm's order (the mask above its confidence);
+    a later run's outputs go above the earlier ones.
+    """
+
+    def __init__(self, group: str, run: str, rank: int, project: Optional[QgsProject] = None) -> None:
+        super().__init__()
+        self.group, self.run, self.rank, self.project = group, run, rank, project
+
+    @classmethod
+    def create(cls, group: str, run: str, rank: int, project: Optional[QgsProject] = None):
+        processor = cls(group, run, rank, project)
+        _POST_PROCESSORS.append(processor)
+        del _POST_PROCESSORS[:-32]
+        return processor
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
+        project = self.project or context.project() or QgsProject.instance()
+        root = project.layerTreeRoot()
+        node = root.findLayer(layer.id())
+        if node is None:  # not in this project's layer tree (e.g. no project, or loaded elsewhere)
+            return
+        parent = node.parent()
+        group = root.findGroup(self.group)
+        if group is None:
+            group = parent.insertGroup(parent.children().index(node), self.group)
+        children = group.children()
+        index = len(children)
+        for i, child in enumerate(children):
+            if child is node:
+                continue
+            same_run = child.customProperty(_RUN_PROPERTY) == self.run
+            if not same_run or int(child.customProperty(_RANK_PROPERTY, 0)) > self.rank:
+                index = i
+                break
+        moved = node.clone()
+        moved.setCustomProperty(_RUN_PROPERTY, self.run)
+        moved.setCustomProperty(_RANK_PROPERTY, self.rank)
+        group.insertChildNode(index, moved)  # the layer stays in the tree, so the project keeps it
+        parent.removeChildNode(node)
+
+
 class CloudFreeAlgorithm(QgsProcessingAlgorithm):
     """Base class: group, translation, input choice, outputs and styling common to all."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every algorithm's run turns a missing package (ImportError) into what is missing and how to install it.
+
+        Algorithms import the engine when they run, not at plugin load, so
+        that the plugin loads without onnxruntime or rasterio; this is where
+        such a run then fails, with the way out instead of a traceback.
+        """
+        super().__init_subclass__(**kwargs)
+        run = cls.__dict__.get("processAlgorithm")
+        if run is None:
+            return
+
+        @functools.wraps(run)
+        def guarded(self, parameters, context, feedback):
+            try:
+                return run(self, parameters, context, feedback)
+            except ImportError as exc:
+                from ..core.dependencies import explain_import_error
+                raise QgsProcessingException(explain_import_error(exc)) from exc
+
+        cls.processAlgorithm = guarded
 
     INPUT = "INPUT"
     SAFE = "SAFE"
@@ -49,10 +159,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
     #: Output key -> QML style applied when QGIS loads that output.
     STYLES: Dict[str, Path] = {OUTPUT: MASK_STYLE}
+    #: Output key -> what the output is, appended to the scene name to name the layer QGIS loads;
+    #: the order is the order of the layers in the CloudFree group.
+    OUTPUT_NAMES: Dict[str, str] = {OUTPUT: "cloud mask"}
 
     def __init__(self) -> None:
         super().__init__()
         self._destinations: Dict[str, str] = {}
+        self._scene = ""
 
     def tr(self, text: str) -> str:
         return tr(text)
@@ -62,6 +176,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "masking"
+
+    def icon(self):
+        """The CloudFree icon in the toolbox, the modeler and the dialogs, instead of the generic one."""
+        from qgis.PyQt.QtGui import QIcon
+        return QIcon(str(RESOURCES / "cloudfree.svg"))
+
+    def svgIconPath(self) -> str:  # noqa: N802 - QGIS API
+        return str(RESOURCES / "cloudfree.svg")
 
     def createInstance(self):  # noqa: N802 - QGIS API
         return type(self)()
@@ -91,7 +213,10 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
     # Reading parameters -------------------------------------------------
 
     def input_path(self, parameters, context: QgsProcessingContext) -> str:
-        """The path of the raster layer or the .SAFE product; exactly one must be given."""
+        """The path of the raster layer or the .SAFE product; exactly one must be given.
+
+        Also remembers the input's name (product or layer) to name the outputs by.
+        """
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         safe = self.parameterAsFile(parameters, self.SAFE, context).strip()
         if (layer is None) == (not safe):
@@ -99,7 +224,9 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
                 "Give exactly one input: either a raster layer (Input raster) or a Sentinel-2 product "
                 "(.SAFE folder, .zip or MTD_MSIL*.xml), not both and not neither."))
         if safe:
+            self.remember_scene(scene_name(safe))
             return safe
+        self.remember_scene(scene_name(layer=layer))
         if layer.providerType() != "gdal":
             raise QgsProcessingException(self.tr(
                 "The layer '{}' is served by the '{}' provider; CloudFree reads files through GDAL only. "
@@ -114,9 +241,13 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         return RESOLUTIONS_M[self.parameterAsEnum(parameters, self.RESOLUTION, context)]
 
     def remember_destination(self, key: str, path: str) -> None:
-        """Record an output path so postProcessAlgorithm can style the layer QGIS loads."""
+        """Record an output path so postProcessAlgorithm can name, style and group the layer QGIS loads."""
         if path:
             self._destinations[key] = path
+
+    def remember_scene(self, name: str) -> None:
+        """The input's name (see scene_name) that the loaded outputs are named by."""
+        self._scene = name or ""
 
     # Results ------------------------------------------------------------
 
@@ -129,9 +260,22 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
                 CloudFreeAlgorithm.SHADOW_PERCENT: float(result.shadow_percent)}
 
     def postProcessAlgorithm(self, context: QgsProcessingContext, feedback: QgsProcessingFeedback):  # noqa: N802
+        """Outputs that QGIS loads on completion: named '<scene> <kind>', styled, put in the CloudFree group."""
+        run = uuid.uuid4().hex  # tells this run's layers from earlier ones in the group
+        ranks = {key: i for i, key in enumerate(self.OUTPUT_NAMES)}
         for key, path in self._destinations.items():
+            if not context.willLoadLayerOnCompletion(path):
+                continue
+            details = context.layerToLoadOnCompletionDetails(path)
+            kind = self.OUTPUT_NAMES.get(key)
+            if kind:
+                details.name = output_layer_name(self._scene, self.tr(kind))
+                details.forceName = True  # not the file name, whatever Processing's "prefer file name" says
+            details.setPostProcessor(ResultsGroupPostProcessor.create(
+                RESULTS_GROUP, run, ranks.get(key, len(ranks)), details.project))
+            feedback.pushInfo(self.tr("Loading '{}' into the group {}.").format(details.name, RESULTS_GROUP))
             style = self.STYLES.get(key)
-            if style is None or not context.willLoadLayerOnCompletion(path):
+            if style is None:
                 continue
             layer = QgsProcessingUtils.mapLayerFromString(path, context)
             if layer is None:
@@ -145,11 +289,20 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
 @contextmanager
 def engine_errors() -> Iterator[None]:
-    """Turn the engine's errors into QgsProcessingException with the engine's message."""
+    """Turn the engine's errors into QgsProcessingException with the engine's message.
+
+    A package that is missing or broken (an ImportError, or the engine's error
+    caused by one) also gets what is missing and a pointer to cloudfree:dependencies.
+    """
+    from ..core.dependencies import explain_import_error  # standard library only
     try:
         yield
     except CloudFreeError as exc:
+        if isinstance(exc.__cause__, ImportError):
+            raise QgsProcessingException(f"{exc}\n{explain_import_error(exc.__cause__)}") from exc
         raise QgsProcessingException(str(exc)) from exc
+    except ImportError as exc:
+        raise QgsProcessingException(explain_import_error(exc)) from exc
 
 
 __all__ = ["CloudFreeAlgorithm", "engine_errors", "tr", "RESOLUTIONS_M"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterString
 
-from .common import engine_errors
+from .common import engine_errors, scene_name
 from .feedback import QgisFeedback
 from .series import SeriesAlgorithm
 
@@ -12,6 +12,9 @@ class CompositeAlgorithm(SeriesAlgorithm):
     CENTRE = "CENTRE"
     CENTRE_DATE = "CENTRE_DATE"
     EMPTY_PERCENT = "EMPTY_PERCENT"
+
+    OUTPUT_NAMES = {SeriesAlgorithm.OUTPUT: "composite (true colour)",
+                    SeriesAlgorithm.SOURCE: "composite date of each pixel"}
 
     def name(self) -> str:
         return "composite"
@@ -29,7 +32,13 @@ class CompositeAlgorithm(SeriesAlgorithm):
             "(empty: computed with the bundled model).\n\n"
             "Outputs: the composite, with the first date's bands, grid, data type and scale, styled in true "
             "colour; and the source: the position of the date each pixel comes from (0 = first), labelled with "
-            "its date, 255 where no date is clear (no data in the composite).")
+            "its date, 255 where no date is clear (no data in the composite).\n\n"
+            "Band preset / band mapping: which band of the rasters is which (Auto guesses from the band count); "
+            "a mapping such as 'B02=1, B03=2, B04=3, B08=4' overrides the preset. Buffer: grows the clouds and "
+            "shadows of every mask by this many pixels.\n\n"
+            "Reference: best-available-pixel compositing, White et al. (2014), 'Pixel-based image compositing "
+            "for large-area dense time series applications and science', Canadian Journal of Remote Sensing "
+            "40(3); see also the CloudFree README.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_series_parameters()
@@ -54,6 +63,8 @@ class CompositeAlgorithm(SeriesAlgorithm):
             result = composite_rasters(args.pop("inputs"), args.pop("masks"), output, source_output=source,
                                        centre=centre, feedback=QgisFeedback(feedback), **args)
         self.style_outputs(result.output, result.source_output)
+        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
+        self.remember_scene(self.tr("{} (+{} dates)").format(scene_name(layer=layers[0]), len(layers) - 1))
         feedback.pushInfo(self.tr("Pixels by date: {}; {:.1f} s.").format(
             ", ".join(f"{k}: {v}" for k, v in result.counts.items()), result.seconds))
         return {self.OUTPUT: str(result.output), self.SOURCE: str(result.source_output),

@@ -81,7 +81,11 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
             "class that is right), balanced accuracy, F1, intersection over union and the number of reference "
             "pixels of the class; a class the reference cannot score gives no value (NULL). PIXELS is the number "
             "of pixels scored (valid in both). The table is written in the log and, optionally, to a CSV or "
-            "JSON file (by its extension).")
+            "JSON file (by its extension).\n\n"
+            "Scores table (optional): the .csv or .json file that receives the table of scores per class.\n\n"
+            "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), Scientific Data 9, 782); producer's "
+            "and user's accuracy as in Congalton and Green, 'Assessing the Accuracy of Remotely Sensed Data' "
+            "(CRC Press); see also the CloudFree README.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterString)
 
 from ..core.bands import PRESET_LABELS
-from ..core.recon_evaluation import MASK_SCHEMES
+from ..core.recon_metrics import MASK_SCHEMES
 from .cloudmask import PRESET_KEYS
 from .common import CloudFreeAlgorithm, engine_errors
 from .evaluate import layer_file
@@ -59,7 +59,11 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             "coarser than the images (same CRS).\n\n"
             "Outputs, over all scored bands: MAE and RMSE in reflectance, PSNR (dB, peak 1.0), SSIM (7 x 7 "
             "windows, averaged over filled pixels), SAM (mean spectral angle in degrees) and the number of "
-            "pixels scored. The per-band table goes to the log and, optionally, to a CSV or JSON file.")
+            "pixels scored. The per-band table goes to the log and, optionally, to a CSV or JSON file.\n\n"
+            "Scores table (optional): the .csv or .json file that receives the per-band table.\n\n"
+            "Reference: SSIM, Wang et al. (2004), 'Image quality assessment: from error visibility to "
+            "structural similarity', IEEE Transactions on Image Processing 13(4); SAM, Kruse et al. (1993), "
+            "Remote Sensing of Environment 44; the CloudFree README ('Benchmarks').")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(self.RECONSTRUCTION, self.tr("Reconstruction")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from .common import engine_errors
+from .common import engine_errors, scene_name
 from .feedback import QgisFeedback
 from .series import SeriesAlgorithm
 
@@ -15,6 +15,8 @@ class GapfillAlgorithm(SeriesAlgorithm):
     FILLED_PERCENT = "FILLED_PERCENT"
     FALLBACK_PERCENT = "FALLBACK_PERCENT"
     DATE = "DATE"
+
+    OUTPUT_NAMES = {SeriesAlgorithm.OUTPUT: "gap-filled (true colour)", SeriesAlgorithm.SOURCE: "gap-fill source"}
 
     def name(self) -> str:
         return "gapfill"
@@ -39,7 +41,12 @@ class GapfillAlgorithm(SeriesAlgorithm):
             "with weights falling with their time distance. Clear pixels are copied unchanged.\n\n"
             "Outputs: the reconstruction, with the target's bands, grid, data type and scale, styled in true "
             "colour; and the source of each pixel: 0 original, 1 filled from other dates, 2 no clear date "
-            "(filled with the target's mean: treat as unreliable), 255 no data.")
+            "(filled with the target's mean: treat as unreliable), 255 no data.\n\n"
+            "Band preset / band mapping: which band of the rasters is which (Auto guesses from the band count); "
+            "a mapping such as 'B02=1, B03=2, B04=3, B08=4' overrides the preset. Processing resolution: the "
+            "native grid of the rasters (20 m for products), or 10, 20 or 60 m.\n\n"
+            "Reference: the CloudFree README (reconstruction from a time series, and its scores under "
+            "'Benchmarks').")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_series_parameters()
@@ -70,6 +77,8 @@ class GapfillAlgorithm(SeriesAlgorithm):
             result = gapfill_rasters(args.pop("inputs"), output, target, source_output=source,
                                      feedback=QgisFeedback(feedback), **args)
         self.style_outputs(result.output, result.source_output)
+        target_layer = self.parameterAsLayerList(parameters, self.INPUTS, context)[result.target]
+        self.remember_scene(scene_name(layer=target_layer))
         valid = sum(n for k, n in result.counts.items() if k != SOURCE_NAMES[NO_DATA])
         fallback = 100.0 * result.counts[SOURCE_NAMES[FALLBACK]] / valid if valid else 0.0
         feedback.pushInfo(self.tr("Target {}: {:.2f} % of valid pixels filled ({:.2f} % seen by no other date); "

@@ -10,6 +10,8 @@ from .feedback import QgisFeedback
 class SclMaskAlgorithm(CloudFreeAlgorithm):
     SCL_BAND = "SCL_BAND"
 
+    OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "cloud mask (SCL)"}
+
     def name(self) -> str:
         return "sclmask"
 
@@ -25,7 +27,11 @@ class SclMaskAlgorithm(CloudFreeAlgorithm):
             "SCL classes 8 and 9 (cloud medium/high probability) become thick cloud (1), 10 (thin cirrus) "
             "thin cloud (2), 3 (cloud shadows) shadow (3); 0 and 1 (no data, saturated) become no data (255); "
             "all other classes are clear (0). A projected input is resampled to the chosen resolution "
-            "(majority when coarser); a geographic input keeps its own grid.")
+            "(majority when coarser); a geographic input keeps its own grid.\n\n"
+            "Buffer: grows the cloud and shadow classes by this many pixels (at the processing resolution).\n\n"
+            "Reference: the SCL classes of Sen2Cor (ESA, Sentinel-2 Level-2A Algorithm Theoretical Basis "
+            "Document and Sen2Cor Software User Manual); the output classes follow CloudSEN12 (Aybar et al. "
+            "(2022), Scientific Data 9, 782).")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_input_parameters(

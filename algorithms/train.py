@@ -97,7 +97,14 @@ class TrainAlgorithm(CloudFreeAlgorithm):
             "each with its .json card, and the PyTorch weights (.pt) that later fine-tuning starts from; the "
             "validation loss and the cloud and shadow balanced accuracies of the best epoch (NaN when the "
             "validation patches hold no shadow or cloud). If the run fails or is cancelled no model file is "
-            "written and an existing model of the same name is left untouched.")
+            "written and an existing model of the same name is left untouched.\n\n"
+            "Processing resolution: the pixel size (10, 20 or 60 m) the scenes are read and the model is "
+            "trained at. Random seed: fixes the patch sampling and the initial weights, so a run can be "
+            "repeated. Device: auto (CUDA when PyTorch sees a GPU, else CPU), cpu or cuda. Trained model: "
+            "the .onnx file to write (.onnx is added when the name lacks it).\n\n"
+            "Reference: U-Net, Ronneberger et al. (2015), 'U-Net: Convolutional Networks for Biomedical Image "
+            "Segmentation', MICCAI; the training procedure is described in the CloudFree README ('How it "
+            "works') and models/README.md.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(

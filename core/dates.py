@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
 from .errors import InputError
-from .inputs import is_safe_input
 from .safe import open_safe
 
 _ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]*Z?)?\s*$")
@@ -56,7 +55,7 @@ def input_dates(inputs: Sequence[str | Path], dates: Optional[Sequence[Optional[
         given = dates[i] if dates is not None else None
         if given:
             out.append(parse_date(given, f"date of {Path(path).name}"))
-        elif is_safe_input(path):
+        elif _is_product(path):
             out.append(sensing_date(path))
         else:
             raise InputError(
@@ -85,3 +84,8 @@ def resolve_target(target: Union[int, str, date], dates: Sequence[date]) -> int:
         listed = ", ".join(d.isoformat() for d in dates)
         raise InputError(f"No input has the target date {wanted}; the inputs' dates are {listed}.")
     return list(dates).index(wanted)
+
+
+def _is_product(path) -> bool:
+    from .inputs import is_safe_input  # deferred: inputs opens rasters (rasterio), dates need not
+    return is_safe_input(path)

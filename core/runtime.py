@@ -8,8 +8,12 @@ when it is asked for, never at plugin load.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-from typing import Callable, List, Optional
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -43,10 +47,53 @@ def choose_providers(device: str, available: List[str]) -> List[str]:
     return chosen or ["CPUExecutionProvider"]
 
 
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def cuda_reason(device: str, available: Sequence[str], used: Sequence[str], error: Optional[str] = None) -> str:
+    """Why CUDA is not running the model ("" when it is), in words the user can act on.
+
+    ONNX Runtime falls back to the CPU silently when the CUDA provider cannot
+    start, so without this a user with a GPU cannot tell a CPU-only build
+    from a missing driver.
+    """
+    if any(p in used for p in GPU_PROVIDERS):
+        return ""
+    if device == "cpu":
+        return "device cpu was asked for"
+    if "CUDAExecutionProvider" not in available:
+        return "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
+    return ("CUDA provider present but it failed to start: " + (error or (
+        "ONNX Runtime gave no reason; check the NVIDIA driver and the CUDA and cuDNN versions "
+        "onnxruntime-gpu was built for")))
+
+
+def _cuda_library_error(ort_file: str) -> Optional[str]:
+    """The loader's error for the CUDA provider library (missing CUDA/cuDNN), or None if it loads.
+
+    When that library cannot load, ONNX Runtime only logs a warning on stderr
+    and runs on the CPU; loading it here gets the message back.
+    """
+    import ctypes
+    capi = Path(ort_file).parent / "capi"
+    names = ["onnxruntime_providers_cuda.dll"] if sys.platform.startswith("win") else \
+        ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_cuda.dylib"]
+    for name in names:
+        if (capi / name).is_file():
+            try:
+                ctypes.CDLL(str(capi / name))
+            except OSError as exc:
+                return f"its library does not load ({exc})"
+            return None
+    return f"{names[0]} is missing from {capi}"
+
+
 class Predictor:
     """A callable engine with a human-readable description of what runs it."""
 
     description: str = ""
+    #: Why the GPU is not used ("" when it is or there is nothing to say).
+    reason: str = ""
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -69,14 +116,21 @@ class OnnxPredictor(Predictor):
             raise RuntimeUnavailableError(
                 "onnxruntime is not installed; install it with 'pip install onnxruntime' "
                 "(or onnxruntime-gpu for NVIDIA GPUs) into the Python that runs CloudFree.") from exc
-        providers = choose_providers(device, ort.get_available_providers())
+        available = ort.get_available_providers()
+        providers = choose_providers(device, available)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or int(os.environ.get("CLOUDFREE_THREADS", "0"))
         provider_args = [(p, {"trt_fp16_enable": True}) if p.startswith("Tensorrt") else p for p in providers]
+        printed = io.StringIO()  # onnxruntime prints "EP Error ..." when a provider fails and it falls back
         try:
-            self.session = ort.InferenceSession(str(card.onnx_path), options, providers=provider_args)
+            with contextlib.redirect_stdout(printed):
+                self.session = ort.InferenceSession(str(card.onnx_path), options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own non-builtin exception types
             raise ModelCardError(f"ONNX Runtime cannot load {card.onnx_path.name}: {exc}") from exc
+        ep_error = next((line[len("EP Error "):].split(" when using ")[0].strip()
+                         for line in printed.getvalue().splitlines() if line.startswith("EP Error ")), None)
+        if printed.getvalue() and ep_error is None and sys.stdout is not None:
+            sys.stdout.write(printed.getvalue())
         inp = self.session.get_inputs()[0]
         channels = inp.shape[1] if len(inp.shape) == 4 else None
         if isinstance(channels, int) and channels != len(card.bands):
@@ -87,10 +141,16 @@ class OnnxPredictor(Predictor):
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
         self.card = card
         used = self.session.get_providers()
+        gpu_failed = "CUDAExecutionProvider" in available and not any(p in used for p in GPU_PROVIDERS)
+        self.reason = cuda_reason(device, available, used,
+                                  ep_error or (_cuda_library_error(ort.__file__) if gpu_failed and device != "cpu"
+                                               else None))
+        if device == "cuda" and self.reason:
+            raise RuntimeUnavailableError(f"CUDA was requested but cannot be used: {self.reason}. Choose device "
+                                          "'auto' or 'cpu', or fix the NVIDIA driver / CUDA libraries.")
         self.description = f"ONNX Runtime {ort.__version__} on {used[0]}"
-        if device == "auto" and used[0] == "CPUExecutionProvider":
-            self.description += " (no CUDA provider in this onnxruntime build)" if \
-                "CUDAExecutionProvider" not in ort.get_available_providers() else ""
+        if self.reason:
+            self.description += f" ({self.reason})"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})[0]
@@ -124,6 +184,11 @@ class TorchPredictor(Predictor):
         self.model = model.eval().to(self.device)
         self.card, self.torch = card, torch
         self.description = f"PyTorch {torch.__version__} on {self.device.type}"
+        if self.device.type == "cpu":
+            self.reason = "device cpu was asked for" if device == "cpu" else (
+                f"torch {torch.__version__} sees no CUDA device" if torch.version.cuda else
+                f"this torch {torch.__version__} is built without CUDA")
+            self.description += f" ({self.reason})"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         torch = self.torch

@@ -17,7 +17,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .class_raster import decide_classes
 from .errors import Cancelled, InputError
 from .model_card import MASK_CLASSES
 from .progress import Feedback
@@ -155,6 +154,7 @@ class Trainer:
         return self.torch.from_numpy((x - mean) / std).to(self.device)
 
     def validate(self) -> Dict[str, float]:
+        from .class_raster import decide_classes  # deferred: class_raster writes rasters (rasterio)
         torch = self.torch
         self.model.eval()
         losses, conf = [], np.zeros((4, 4), np.int64)

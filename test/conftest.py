@@ -1,8 +1,13 @@
 """Shared fixtures: real data paths and small real .SAFE products built once per run."""
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# GDAL writes statistics QGIS computes into <raster>.aux.xml beside the raster: in ../shared/data that would
+# change the shared data. Every output CloudFree writes keeps its metadata inside the GeoTIFF.
+os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # test helpers (safe_fixture, onnx_models) import by name
