@@ -37,6 +37,9 @@ REFERENCES_20M = {"CloudS2Mask (RTX 4090, published)": 2.2, "OmniCloudMask (RTX 
 
 
 def child(safe: str, out_tif: str, resolution: int, device: str, engine: str, batch: int) -> None:
+    """One scene as the command line runs it (its GDAL cache cap included, core.gdal_cache)."""
+    from cloudfree.core.gdal_cache import limit_gdal_cache
+    limit_gdal_cache()
     from cloudfree.core.api import cloud_mask
     t0 = time.perf_counter()
     res = cloud_mask(safe, out_tif, resolution_m=resolution, device=device, engine=engine, batch_size=batch)

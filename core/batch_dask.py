@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence
 
 from .batch import FAILED, CANCELLED, BatchOptions, failed_row, process_scene, scene_name
 from .errors import InputError
+from .gdal_cache import limit_gdal_cache
 from .progress import Feedback
 
 GPU_RESOURCE = "GPU"
@@ -33,6 +34,12 @@ def _client(scheduler):
     except (OSError, TimeoutError) as exc:
         raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}. Start it (dask scheduler) and "
                          "its workers, or check the address (tcp://host:8786).") from exc
+
+
+def _process_on_worker(product: str, out: str, options: BatchOptions) -> Dict:
+    """process_scene in a worker process, which runs only CloudFree: a small GDAL cache (core.gdal_cache)."""
+    limit_gdal_cache()
+    return process_scene(product, out, options)
 
 
 def run_on_dask(products: Sequence[Path], indexes: Sequence[int], out: Path, options: BatchOptions, scheduler,
@@ -55,7 +62,7 @@ def run_on_dask(products: Sequence[Path], indexes: Sequence[int], out: Path, opt
                                  f"'{GPU_RESOURCE}=1' (one per GPU), or run without GPU workers.")
         futures = {}
         for i, p in zip(indexes, products):
-            fut = client.submit(process_scene, str(p), str(out), options, key=f"cloudfree-scene-{scene_name(p)}-{i}",
+            fut = client.submit(_process_on_worker, str(p), str(out), options, key=f"cloudfree-scene-{scene_name(p)}-{i}",
                                 pure=False, resources=resources)
             futures[fut] = (i, p)
         rows: Dict[int, Dict] = {}

@@ -13,6 +13,7 @@ from .bands import PRESETS
 from .cli_batch import add_batch_parser, run_batch_command
 from .cli_recon import COMMANDS as RECON_COMMANDS, add_recon_parsers, run_recon_command
 from .errors import CloudFreeError, InputError
+from .gdal_cache import limit_gdal_cache
 from .model_card import MODELS_DIR, load_card
 from .progress import TqdmFeedback
 from .runtime import DEVICES
@@ -155,6 +156,7 @@ def _report(result, as_json: bool) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    limit_gdal_cache()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "models":
