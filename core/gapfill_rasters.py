@@ -46,7 +46,7 @@ from .errors import InputError
 from .gapfill import FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAMES, SceneFits, gapfill
 from .outputs import OutputSet
 from .progress import Feedback, SubFeedback
-from .strip_fill import fill_in_strips, strip_windows
+from .strip_fill import fill_in_strips
 from .recon_styles import source_style, true_colour_style, write_style
 from .timeseries import TimeSeries, attach_masks, check_inputs, check_series_outputs, open_series
 
@@ -161,7 +161,7 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
         halo = radius + 1
         bpp = len(inputs) * len(series.bands) * 4 + 3 * len(inputs) + 8 * len(series.bands) + 400
         rows = series.strip_rows(bpp, max_memory_mb, halo)
-        strips = list(strip_windows(series.grid, rows, halo))
+        strips = list(series.grid.strips_with_halo(rows, halo))
         scene = _scene_stats(series, t, strips, feedback).fits() if len(strips) > 1 else None
         counts = np.zeros(256, np.int64)
         style_rgb = write_style(true_colour_style(series.bands, codec), Path(tmp) / "true_colour.qml")

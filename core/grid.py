@@ -24,6 +24,14 @@ class Grid:
         for y in range(0, self.height, rows):
             yield Window(0, y, self.width, min(rows, self.height - y))
 
+    def strips_with_halo(self, rows: int, halo: int) -> Iterator[Tuple[Window, Window, int]]:
+        """(window to read, with up to `halo` rows of context above and below; the strip itself; the offset
+        of the strip's first row in the read window), for filters whose result needs neighbours."""
+        for strip in self.strips(rows):
+            top = max(0, int(strip.row_off) - halo)
+            bottom = min(self.height, int(strip.row_off + strip.height) + halo)
+            yield Window(0, top, self.width, bottom - top), strip, int(strip.row_off) - top
+
 
 def scaled_window(window: Window, factor: float, width: int, height: int) -> Tuple[Window, Tuple[int, int]]:
     """Map a window of the processing grid onto a source grid `factor` times finer.

@@ -66,11 +66,6 @@ def open_inpaint_session(card: InpaintCard):
     return ort.InferenceSession(str(card.path), providers=["CPUExecutionProvider"])
 
 
-def interpolate_gaps(band: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """One band's holes filled from its clear neighbours (for the bands the network does not know)."""
-    return interpolate_holes(band[None, None], hole[None])[0, 0]
-
-
 def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]:
     """Mean and std of a block's clear pixels, or None when it has too few to trust."""
     if (~hole).sum() < 64:
@@ -126,10 +121,12 @@ def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: I
     filled = refl.copy()
     for k, band in enumerate(index):
         filled[band][hole] = pred[k][hole]
-    for band in (i for i in range(refl.shape[0]) if i not in index):
-        filled[band] = np.where(hole, interpolate_gaps(refl[band], hole), refl[band])
+    others = [i for i in range(refl.shape[0]) if i not in index]
+    if others:  # one interpolation for all of them: the clear-pixel weights are the same for every band
+        guess = interpolate_holes(refl[others][None], hole[None])[0]
+        filled[others] = np.where(hole, guess, refl[others])
     return filled
 
 
-__all__ = ["InpaintCard", "load_inpaint_card", "open_inpaint_session", "interpolate_gaps", "block_statistics",
+__all__ = ["InpaintCard", "load_inpaint_card", "open_inpaint_session", "block_statistics",
            "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL"]

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from rasterio.windows import Window
@@ -30,7 +30,7 @@ from .progress import Feedback, SubFeedback
 from .recon_styles import paletted_style, true_colour_style, write_style
 from .safe import open_safe
 from .sources import SafeSource, open_raster
-from .strip_fill import fill_in_strips, strip_windows
+from .strip_fill import fill_in_strips
 from .timeseries import MaskReader
 
 KEPT, FROM_NETWORK, NO_DATA = 0, 1, 255
@@ -113,7 +113,7 @@ class HoleReader:
     def count(self, rows: int = 1024) -> tuple:
         """(pixels to fill, clear pixels) over the whole mask, for refusing a run with nothing to do."""
         holes = clear = 0
-        for _, win, _ in strip_windows(self.grid, rows, 0):
+        for win in self.grid.strips(rows):
             classes = self.mask.read(win)
             holes += int(np.isin(classes, self.classes).sum())
             clear += int((classes == 0).sum())

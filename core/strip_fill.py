@@ -10,7 +10,7 @@ strip that is all cloud is filled like the whole image would be.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence, Tuple
+from typing import Callable, Sequence
 
 import numpy as np
 from rasterio.windows import Window
@@ -29,14 +29,6 @@ HoleReader = Callable[[Window], np.ndarray]
 StripSink = Callable[[np.ndarray, np.ndarray, np.ndarray, Window], None]
 MIN_ROWS = 64
 SAMPLE_ROWS, SAMPLES = 64, 16
-
-
-def strip_windows(grid: Grid, rows: int, halo: int) -> Iterator[Tuple[Window, Window, int]]:
-    """(read window with halo, output window, offset of the output rows in the read)."""
-    for y in range(0, grid.height, rows):
-        n = min(rows, grid.height - y)
-        top, bottom = max(0, y - halo), min(grid.height, y + n + halo)
-        yield Window(0, top, grid.width, bottom - top), Window(0, y, grid.width, n), y - top
 
 
 def rows_per_strip(grid: Grid, bands: int, model_bands: int, halo: int, max_memory_mb: float) -> int:
@@ -90,7 +82,7 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     stats = sample_statistics(read_raw, read_hole, grid, codec, index)
     halo = card.patch_size // 2
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
-    strips = list(strip_windows(grid, rows, halo))
+    strips = list(grid.strips_with_halo(rows, halo))
     filled_count = 0
     for k, (read_win, out_win, off) in enumerate(strips):
         feedback.check()
@@ -109,4 +101,4 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     return filled_count
 
 
-__all__ = ["fill_in_strips", "sample_statistics", "strip_windows", "rows_per_strip"]
+__all__ = ["fill_in_strips", "sample_statistics", "rows_per_strip"]
