@@ -295,6 +295,7 @@ def engine_errors() -> Iterator[None]:
     caused by one) also gets what is missing and a pointer to cloudfree:dependencies.
     """
     from ..core.dependencies import explain_import_error  # standard library only
+    from ..core.errors import describe_error
     try:
         yield
     except CloudFreeError as exc:
@@ -303,6 +304,10 @@ def engine_errors() -> Iterator[None]:
         raise QgsProcessingException(str(exc)) from exc
     except ImportError as exc:
         raise QgsProcessingException(explain_import_error(exc)) from exc
+    except QgsProcessingException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a library's error reaches the user as one message
+        raise QgsProcessingException(describe_error(exc)) from exc
 
 
 __all__ = ["CloudFreeAlgorithm", "engine_errors", "tr", "RESOLUTIONS_M"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Tuple
 
 import numpy as np
 import rasterio
@@ -83,17 +84,22 @@ def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, 
     return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid)
 
 
-def decide_classes(probs: np.ndarray, axis: int = 0) -> np.ndarray:
+def decide_classes(probs: np.ndarray, axis: int = 0, weights: Tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """Class per pixel from (.., 4, ..) probabilities: cloud first, then which cloud.
 
     Thick and thin cloud split the probability of one thing, cloud; a plain
     argmax lets clear win a pixel that is 60 % cloud shared 30/30 between
     thick and thin.  So cloud (thick + thin) competes with clear and shadow,
-    and only then thick with thin.
+    and only then thick with thin.  `weights` (cloud, shadow) scale those two
+    probabilities against clear before the contest: the calibration a model
+    card states (`decision`), chosen on held-out human labels, because a
+    network's probabilities are not calibrated (its shadow ones least).
     """
     p = np.moveaxis(probs, axis, 0)
-    cloud = p[1] + p[2]
-    classes = np.where(p[3] > p[0], 3, 0).astype(np.uint8)
-    is_cloud = cloud > np.maximum(p[0], p[3])
+    cloud_w, shadow_w = weights
+    cloud = (p[1] + p[2]) * cloud_w
+    shadow = p[3] * shadow_w if shadow_w != 1.0 else p[3]
+    classes = np.where(shadow > p[0], 3, 0).astype(np.uint8)
+    is_cloud = cloud > np.maximum(p[0], shadow)
     classes[is_cloud] = np.where(p[1][is_cloud] >= p[2][is_cloud], 1, 2)
     return classes

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -12,7 +15,7 @@ from typing import List, Optional
 from .bands import PRESETS
 from .cli_batch import add_batch_parser, run_batch_command
 from .cli_recon import COMMANDS as RECON_COMMANDS, add_recon_parsers, run_recon_command
-from .errors import CloudFreeError, InputError
+from .errors import InputError, describe_error
 from .gdal_cache import limit_gdal_cache
 from .model_card import MODELS_DIR, load_card
 from .progress import TqdmFeedback
@@ -155,36 +158,53 @@ def _report(result, as_json: bool) -> None:
           f"of {info['valid_pixels']} valid pixels, in {info['seconds']:.1f} s")
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that every `with OutputSet()` removes its temporaries."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     limit_gdal_cache()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    feedback = TqdmFeedback(f"{args.command} {Path(getattr(args, 'input', '') or '').name}".strip())
+    try:
+        return _run(args, feedback)
+    except KeyboardInterrupt:
+        feedback.close()
+        print("cloudfree: stopped; no output was written or changed.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every error ends as one message, never a traceback
+        feedback.close()
+        if os.environ.get("CLOUDFREE_DEBUG"):
+            raise
+        print(f"cloudfree: error: {describe_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def _run(args, feedback) -> int:
     if args.command == "models":
         for onnx in sorted(MODELS_DIR.glob("*.onnx")):
             card = load_card(str(onnx))
             print(f"{onnx.stem}: bands {' '.join(card.bands)} at {card.resolution_m} m, patch {card.patch_size}")
         return 0
     from .api import cloud_mask, scl_mask  # deferred: keeps `--help` fast
-    feedback = TqdmFeedback(f"{args.command} {Path(getattr(args, 'input', '') or '').name}".strip())
-    try:
-        if args.command == "batch":
-            return run_batch_command(args, feedback)
-        if args.command in RECON_COMMANDS:
-            return run_recon_command(args, feedback)
-        if args.command in ("prepare", "train", "evaluate"):
-            code = _run_training_command(args, feedback)
-            feedback.close()
-            return code
-        if args.command == "cloudmask":
-            result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
-                                args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,
-                                args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback)
-        else:
-            result = scl_mask(args.input, args.output, args.resolution, args.buffer, args.scl_band, feedback)
-    except CloudFreeError as exc:
+    if args.command == "batch":
+        return run_batch_command(args, feedback)
+    if args.command in RECON_COMMANDS:
+        return run_recon_command(args, feedback)
+    if args.command in ("prepare", "train", "evaluate"):
+        code = _run_training_command(args, feedback)
         feedback.close()
-        print(f"cloudfree: error: {exc}", file=sys.stderr)
-        return 2
+        return code
+    if args.command == "cloudmask":
+        result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
+                            args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,
+                            args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback)
+    else:
+        result = scl_mask(args.input, args.output, args.resolution, args.buffer, args.scl_band, feedback)
     feedback.close()
     _report(result, args.json)
     return 0

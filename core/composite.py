@@ -72,7 +72,7 @@ def composite_rasters(inputs: Sequence[Union[str, Path]], masks: Optional[Sequen
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
-    output, source_output = check_series_outputs(output, source_output, inputs, "composite")
+    output, source_output = check_series_outputs(output, source_output, list(inputs) + list(masks or []), "composite")
     if len(inputs) > MAX_DATES - 1:
         raise InputError(f"A composite takes at most {MAX_DATES - 1} dates; got {len(inputs)}.")
     with open_series(inputs, 0, dates, band_preset, band_mapping, resolution_m) as series, \

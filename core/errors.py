@@ -37,3 +37,21 @@ class UnreadableFileError(CloudFreeError, OSError):
 
 class Cancelled(CloudFreeError):
     """The user cancelled the run; no output is left behind."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for any error that reaches a user: the engine's own message, or what failed and where.
+
+    Errors the engine did not anticipate (a library's OSError, a decoder's
+    error, a malformed file a parser choked on) still end as one message that
+    names the file when the error carries one, never as a traceback.
+    """
+    if isinstance(exc, CloudFreeError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Out of memory; process a smaller area, a coarser resolution, or lower --max-memory."
+    if isinstance(exc, OSError) and getattr(exc, "filename", None):
+        return f"{exc.strerror or exc} ({exc.filename})"
+    text = str(exc).strip() or type(exc).__name__
+    kind = type(exc).__name__
+    return text if kind in text else f"{text} [{kind}]"

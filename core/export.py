@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .errors import ModelCardError
-from .model_card import MASK_CLASSES, write_card
+from .model_card import MASK_CLASSES, sha256_of, write_card
 
 
 def export_onnx(model, path: Path, bands: int, patch: int, fp16: bool = False) -> Path:
@@ -70,7 +70,8 @@ def export_model(model, out_dir: Path, name: str, card: Dict[str, Any], sample: 
             fields.update({"name": f"{name}{suffix}", "precision": "fp16" if fp16 else "fp32",
                            "onnx_parity_max_abs_diff": round(diff, 6),
                            "classes": {str(k): v for k, v in MASK_CLASSES.items()}, "output": "probabilities"})
-            fields["architecture"] = dict(fields.get("architecture", {}), weights_file=weights.name)
+            fields["architecture"] = dict(fields.get("architecture", {}), weights_file=weights.name,
+                                          weights_sha256=sha256_of(weights))
             write_card(path, fields)
     except BaseException:
         for path in list(written.values()) + [weights]:

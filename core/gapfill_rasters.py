@@ -147,7 +147,7 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
-    output, source_output = check_series_outputs(output, source_output, inputs, "reconstruction")
+    output, source_output = check_series_outputs(output, source_output, list(inputs) + list(masks or []), "reconstruction")
     if radius < 1:
         raise InputError("The fitting radius must be at least 1 pixel.")
     check_inputs(inputs)

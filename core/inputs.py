@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .bands import PRESETS, check_mapping, parse_mapping, preset_mapping
 from .errors import BandMappingError, InputError
+from .input_checks import check_reflectance, check_scaling
 from .safe import open_safe
 from .sources import RasterLayerSource, SafeSource, open_raster
 
@@ -57,9 +58,17 @@ def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optio
         raise InputError("No input given; choose a raster layer or a .SAFE product.")
     if not Path(path).exists() and not str(path).startswith("/vsi"):
         raise InputError(f"The input {path} does not exist.")
+    check_scaling(dn_scale, dn_offset)
     if is_safe_input(path):
-        return SafeSource(open_safe(path), bands, resolution_m or 20)
-    with open_raster(str(path)) as ds:
-        count = ds.count
-    mapping = raster_mapping(str(path), count, band_preset, band_mapping)
-    return RasterLayerSource(str(path), mapping, bands, resolution_m, dn_scale, dn_offset)
+        source = SafeSource(open_safe(path), bands, resolution_m or 20)
+    else:
+        with open_raster(str(path)) as ds:
+            count = ds.count
+        mapping = raster_mapping(str(path), count, band_preset, band_mapping)
+        source = RasterLayerSource(str(path), mapping, bands, resolution_m, dn_scale, dn_offset)
+    try:
+        check_reflectance(source, Path(str(path)).name, list(bands))
+    except BaseException:
+        source.close()
+        raise
+    return source

@@ -21,6 +21,7 @@ from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, decide_cl
 from .errors import InputError
 from .grid import Grid
 from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
+from .output_guard import guard_outputs
 from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
 from .pipeline import AsyncWriter, RowReader, StageClock
 from .progress import Feedback
@@ -123,6 +124,7 @@ def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: 
             raise InputError("The buffer must be 0 or more pixels.")
         output = check_output_path(output)
         conf_path = check_output_path(confidence) if confidence else None
+        guard_outputs([output, conf_path], source_inputs(source))
         plan = plan or plan_scene(source, card, patch_size, overlap)
         return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started)
     finally:
@@ -148,7 +150,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
         raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
                                   [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
-        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer), clock)
+        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer, card.decision_weights), clock)
         try:
             for i, (data, valid) in enumerate(plan.reader):
                 y = ys[i]
@@ -192,14 +194,21 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                       time.perf_counter() - started, clock.rounded())
 
 
-def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw_writer, conf_writer) -> None:
+def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw_writer, conf_writer,
+          weights=(1.0, 1.0)) -> None:
     """Normalise finished rows, write classes (255 where no data) and confidence."""
     covered = valid & (wsum > 0)
     probs = acc / np.maximum(wsum, 1e-12)
-    classes = decide_classes(probs)
+    classes = decide_classes(probs, weights=weights)
     classes[~covered] = NODATA_CLASS
     raw_writer.write(classes, window)
     if conf_writer is not None:
         conf = np.clip(np.rint(probs * 100), 0, 100).astype(np.uint8)
         conf[:, ~covered] = 255
         conf_writer.write(conf, window)
+
+
+def source_inputs(source: BandSource) -> list:
+    """The files or product folder a band source reads: what no output may touch."""
+    product = getattr(source, "product", None)
+    return [product.path] if product is not None else [getattr(source, "path", None)]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .bands import canonical_band
 from .errors import BandMappingError, ModelCardError
@@ -55,11 +56,36 @@ class ModelCard:
     raw: Dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
+    def decision_weights(self) -> Tuple[float, float]:
+        """(cloud, shadow) probability weights of the class decision; (1, 1) when the card states none."""
+        d = self.raw.get("decision") or {}
+        return float(d.get("cloud_weight", 1.0)), float(d.get("shadow_weight", 1.0))
+
+    @property
     def torch_weights(self) -> Optional[Path]:
-        """Path of the PyTorch state dict, if the card names one (for the PyTorch engine)."""
+        """Path of the PyTorch state dict, if the card names one (for the PyTorch engine).
+
+        Checked when the card is loaded: a plain file name in the card's folder.
+        """
         arch = self.raw.get("architecture") or {}
         name = arch.get("weights_file")
         return (self.onnx_path.parent / name) if name else None
+
+    def verified_torch_weights(self) -> Path:
+        """The PyTorch weights, refused unless the card states their sha256 and the file matches it."""
+        path = self.torch_weights
+        if path is None or not path.is_file():
+            raise ModelCardError(f"The model {self.name} has no PyTorch weights file beside it; use the ONNX engine.")
+        expected = str((self.raw.get("architecture") or {}).get("weights_sha256", "")).lower()
+        if not expected:
+            raise ModelCardError(f"The card of {self.name} gives no weights_sha256 for {path.name}, so the weights "
+                                 "cannot be checked; add it (sha256 of the file) or use the ONNX engine.")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelCardError(f"{path.name} does not match the weights_sha256 of the card of {self.name} "
+                                 f"({actual[:12]}... against {expected[:12]}...); use the weights written with "
+                                 "this card or re-export the model.")
+        return path
 
 
 def sha256_of(path: Path) -> str:
@@ -104,14 +130,59 @@ def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCar
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelCardError(f"Cannot read the model card {card_path}: {exc}") from exc
 
-    bands = [canonical_band(b) for b in _require(raw, "bands", card_path)]
+    if not isinstance(raw, dict):
+        raise ModelCardError(f"The model card {card_path} is not a JSON object; see models/README.md for its fields.")
+    try:
+        return _parse_card(raw, onnx_path, card_path, verify_hash)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        if isinstance(exc, ModelCardError):
+            raise
+        raise ModelCardError(f"The model card {card_path} has a malformed field ({exc}); compare it with a "
+                             "bundled card (models/*.json).") from exc
+
+
+def _finite_list(value: Any, what: str, card_path: Path) -> List[float]:
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in value):
+        raise ModelCardError(f"{what} in the model card {card_path} must be a list of numbers.")
+    out = [float(v) for v in value]
+    if not all(math.isfinite(v) for v in out):
+        raise ModelCardError(f"{what} in the model card {card_path} holds NaN or infinity; every value must be finite.")
+    return out
+
+
+def _check_weights_file(raw: Dict[str, Any], card_path: Path) -> None:
+    """The weights file a card names must be a plain file name in the card's own folder."""
+    arch = raw.get("architecture") or {}
+    if not isinstance(arch, dict):
+        raise ModelCardError(f"'architecture' in the model card {card_path} must be an object.")
+    name = arch.get("weights_file")
+    if name is None:
+        return
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
+        raise ModelCardError(f"The model card {card_path} names the weights file {name!r}; it must be a plain file "
+                             "name beside the card (no folders, no '..').")
+
+
+def _parse_card(raw: Dict[str, Any], onnx_path: Path, card_path: Path, verify_hash: bool) -> ModelCard:
+    band_list = _require(raw, "bands", card_path)
+    if not isinstance(band_list, list) or not band_list or not all(isinstance(b, str) for b in band_list):
+        raise ModelCardError(f"'bands' in the model card {card_path} must be a non-empty list of band names.")
+    bands = [canonical_band(b) for b in band_list]
     norm = _require(raw, "normalisation", card_path)
-    mean, std = list(map(float, norm.get("mean", []))), list(map(float, norm.get("std", [])))
+    if not isinstance(norm, dict):
+        raise ModelCardError(f"'normalisation' in the model card {card_path} must be an object with mean and std.")
+    mean = _finite_list(norm.get("mean", []), "normalisation.mean", card_path)
+    std = _finite_list(norm.get("std", []), "normalisation.std", card_path)
     if len(mean) != len(bands) or len(std) != len(bands) or any(s <= 0 for s in std):
         raise ModelCardError(
             f"The model card {card_path} needs one mean and one positive std per band "
             f"({len(bands)} bands); it has {len(mean)} and {len(std)}.")
-    classes = {int(k): str(v) for k, v in _require(raw, "classes", card_path).items()}
+    _check_weights_file(raw, card_path)
+    classes_raw = _require(raw, "classes", card_path)
+    if not isinstance(classes_raw, dict):
+        raise ModelCardError(f"'classes' in the model card {card_path} must map class numbers to names.")
+    classes = {int(k): str(v) for k, v in classes_raw.items()}
     if sorted(classes) != sorted(MASK_CLASSES):
         raise ModelCardError(
             f"The model card {card_path} lists classes {sorted(classes)}; CloudFree masks need "
@@ -122,6 +193,12 @@ def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCar
     output = raw.get("output", "probabilities")
     if output not in ("probabilities", "logits"):
         raise ModelCardError(f"'output' must be 'probabilities' or 'logits' in {card_path}, not '{output}'.")
+    decision = raw.get("decision") or {}
+    for key in ("cloud_weight", "shadow_weight"):
+        value = decision.get(key, 1.0) if isinstance(decision, dict) else None
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.01 <= value <= 100:
+            raise ModelCardError(f"decision.{key} in {card_path} must be a number between 0.01 and 100, "
+                                 f"not {value!r}.")
     expected = str(_require(raw, "sha256", card_path)).lower()
     if verify_hash:
         actual = sha256_of(onnx_path)
@@ -136,6 +213,10 @@ def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCar
         patch_size=int(_require(raw, "patch_size", card_path)),
         overlap=int(raw.get("overlap", 0)), input_multiple=int(raw.get("input_multiple", 1)),
         output=output, sha256=expected, raw=raw)
+    if not (16 <= card.patch_size <= 4096 and 1 <= card.input_multiple <= 256 and 0 <= card.overlap < card.patch_size):
+        raise ModelCardError(f"The model card {card_path} gives patch_size {card.patch_size}, overlap {card.overlap} "
+                             f"and input_multiple {card.input_multiple}; they must satisfy 16 <= patch_size <= 4096, "
+                             "0 <= overlap < patch_size and 1 <= input_multiple <= 256.")
     if card.patch_size % card.input_multiple:
         raise ModelCardError(
             f"patch_size {card.patch_size} in {card_path} is not a multiple of input_multiple {card.input_multiple}.")

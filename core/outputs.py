@@ -7,7 +7,9 @@ reader never sees a half-written file under the final name.
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -15,11 +17,12 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import rasterio
+import rasterio.errors
 import rasterio.shutil
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from .errors import InputError
+from .errors import CloudFreeError, InputError
 from .grid import Grid
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -62,25 +65,85 @@ class StripWriter:
             self.ds.close()
 
 
-class OutputSet:
-    """Temporary files of one run and the final paths they become.
+TEMP_TAG = ".cloudfree-"
+_TEMP_NAME = re.compile(r"^\..+\.cloudfree-(\d+)-[0-9a-f]{8}\.(tif|qml|bak)(\.aux\.xml)?$")
 
-    Use as a context manager: on an exception every temporary file is
-    removed, and so is every final file this set had already put in place.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> List[Path]:
+    """Delete the hidden temporaries that dead CloudFree processes left in `folder` (killed runs)."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+def check_free_space(folder: Path, need_bytes: float) -> None:
+    """Refuse a run whose outputs cannot fit on the disk, before a pixel is computed."""
+    free = shutil.disk_usage(folder).free
+    if need_bytes > free:
+        raise InputError(f"No space left on {folder}: need up to about {need_bytes / 1e6:.0f} MB, "
+                         f"{free / 1e6:.0f} MB free. Free some space or write elsewhere.")
+
+
+def verify_raster(path: Path) -> None:
+    """Read a written raster back whole, so that a truncated or corrupt file is never committed."""
+    try:
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as ds:
+            for _, window in ds.block_windows(1):
+                ds.read(window=window)
+            for level in ds.overviews(1):
+                ds.read(1, out_shape=(max(1, ds.height // level), max(1, ds.width // level)))
+    except (rasterio.errors.RasterioError, OSError) as exc:
+        raise OutputWriteError(f"Writing {path.name} failed ({exc}); the existing outputs were kept.") from exc
+
+
+class OutputSet:
+    """Temporary files of one run and the final paths they become: all committed together or none.
+
+    Use as a context manager.  `commit` converts every result to a COG beside
+    its final path, reads each back whole, then moves any existing final file
+    aside and renames the new one into place.  If anything fails, before or
+    after the commit, inside the `with` block, every final file is restored
+    to what it was before the run and every temporary file is removed.
     """
 
     def __init__(self) -> None:
         self.temps: List[Path] = []
         self.pending: List[Tuple[Path, Path, str, Optional[Path]]] = []
-        self.done: List[Path] = []
+        self.placed: List[Tuple[Path, Optional[Path]]] = []  # (final, backup of what it replaced)
+        self._cleaned: set = set()
 
-    def temp_path(self, final: Path) -> Path:
-        tmp = final.parent / f".{final.stem}.cloudfree-{uuid.uuid4().hex[:8]}.tif"
+    def temp_path(self, final: Path, suffix: str = ".tif") -> Path:
+        if final.parent not in self._cleaned:
+            remove_stale_temporaries(final.parent)
+            self._cleaned.add(final.parent)
+        tmp = final.parent / f".{final.stem}{TEMP_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
         self.temps.append(tmp)
         return tmp
 
     def writer(self, final: Path, grid: Grid, count: int, dtype: str, nodata: float,
                descriptions: Optional[List[str]] = None) -> StripWriter:
+        check_free_space(final.parent, grid.width * grid.height * count * np.dtype(dtype).itemsize * 0.5)
         return StripWriter(self.temp_path(final), grid, count, dtype, nodata, descriptions)
 
     def publish(self, source: Path, final: Path, overview_resampling: str, style: Optional[Path]) -> None:
@@ -88,20 +151,39 @@ class OutputSet:
         self.pending.append((source, final, overview_resampling, style))
 
     def commit(self) -> None:
-        staged = []
-        for source, final, resampling, style in self.pending:
-            cog = self.temp_path(final)
-            rasterio.shutil.copy(source, cog, driver="COG", compress="DEFLATE", blocksize=512,
-                                 overview_resampling=resampling, BIGTIFF="IF_SAFER")
-            staged.append((cog, final, style))
-        for cog, final, style in staged:
-            os.replace(cog, final)
-            self.done.append(final)
-            if style is not None:
-                sidecar = final.with_suffix(".qml")
-                shutil.copyfile(style, sidecar)
-                self.done.append(sidecar)
+        staged: List[Tuple[Path, Path]] = []
+        try:
+            for source, final, resampling, style in self.pending:
+                cog = self.temp_path(final)
+                rasterio.shutil.copy(source, cog, driver="COG", compress="DEFLATE", blocksize=512,
+                                     overview_resampling=resampling, BIGTIFF="IF_SAFER")
+                verify_raster(cog)
+                staged.append((cog, final))
+                if style is not None:
+                    qml = self.temp_path(final, ".qml")
+                    shutil.copyfile(style, qml)
+                    staged.append((qml, final.with_suffix(".qml")))
+        except OutputWriteError:
+            raise
+        except (OSError, rasterio.errors.RasterioError) as exc:
+            raise OutputWriteError(_write_failure(exc, self.pending[0][1].parent)) from exc
+        for tmp, final in staged:
+            backup = None
+            if final.exists():
+                backup = self.temp_path(final, ".bak")
+                os.replace(final, backup)
+            self.placed.append((final, backup))
+            os.replace(tmp, final)
         self.pending = []
+
+    def rollback(self) -> None:
+        """Put back what the run replaced and remove what it added."""
+        for final, backup in reversed(self.placed):
+            if backup is not None and backup.exists():
+                os.replace(backup, final)
+            elif backup is None:
+                final.unlink(missing_ok=True)
+        self.placed = []
 
     def cleanup(self) -> None:
         for tmp in self.temps:
@@ -114,6 +196,16 @@ class OutputSet:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            for final in self.done:
-                final.unlink(missing_ok=True)
+            self.rollback()
+        self.placed = []
         self.cleanup()
+
+
+class OutputWriteError(CloudFreeError, OSError):
+    """An output could not be written whole (full disk, I/O error); nothing was replaced."""
+
+
+def _write_failure(exc: Exception, folder: Path) -> str:
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc):
+        return f"No space left on {folder}; free some space or write elsewhere. Nothing was replaced."
+    return f"Writing the outputs in {folder} failed ({exc}); nothing was replaced."

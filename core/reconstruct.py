@@ -25,6 +25,7 @@ from .grid import Grid
 from .inpaint_model import InpaintCard, load_inpaint_card, open_inpaint_session
 from .inputs import is_safe_input, raster_mapping
 from .morphology import dilate
+from .output_guard import guard_outputs
 from .outputs import OutputSet, check_output_path
 from .progress import Feedback, SubFeedback
 from .recon_styles import paletted_style, true_colour_style, write_style
@@ -137,10 +138,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     output = check_output_path(output)
     if buffer_px < 0:
         raise InputError("The buffer must be 0 or more pixels.")
-    if source is not None and Path(source).resolve() == output.resolve():
-        raise InputError("The source raster must have another name than the reconstruction.")
-    if any(Path(p).resolve() == output.resolve() for p in (input, mask)):
-        raise InputError("The output would overwrite an input; choose another output name.")
+    source = check_output_path(source) if source else None
+    guard_outputs([output, source], [input, mask])
     card = load_inpaint_card(model)
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
     holes = None

@@ -169,11 +169,11 @@ class TorchPredictor(Predictor):
                 "The PyTorch engine needs torch and segmentation-models-pytorch; install them "
                 "or use the ONNX engine.") from exc
         arch = card.raw.get("architecture") or {}
-        weights = card.torch_weights
-        if not arch.get("arch") or weights is None or not weights.is_file():
+        if not arch.get("arch") or card.torch_weights is None:
             raise ModelCardError(
                 f"The card of {card.onnx_path.name} names no PyTorch architecture and weights file; "
-                "the PyTorch engine needs 'architecture': {'arch', 'encoder', 'weights_file'}.")
+                "the PyTorch engine needs 'architecture': {'arch', 'encoder', 'weights_file', 'weights_sha256'}.")
+        weights = card.verified_torch_weights()
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeUnavailableError("CUDA was requested but torch sees no CUDA device; choose 'auto' or 'cpu'.")
         self.device = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")

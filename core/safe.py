@@ -7,6 +7,7 @@ every model silently, so a product that should have one and does not is refused.
 """
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -17,6 +18,9 @@ from typing import Dict, List, Optional, Tuple
 from .bands import ALL_BANDS, NATIVE_RESOLUTION_M
 from .errors import SafeProductError
 
+#: Product metadata is a few hundred kB; anything far larger is refused unread (a zip bomb, a wrong file).
+MAX_METADATA_BYTES = 32 * 1024 * 1024
+_BASELINE_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 _MTD_RE = re.compile(r"(^|/)MTD_MSIL(1C|2A)\.xml$", re.IGNORECASE)
 _BAND_RE = re.compile(r"_(B\d[\dA]|SCL)(?:_(\d+)m)?$")
 
@@ -93,13 +97,24 @@ def _band_ids(root: ET.Element) -> Dict[str, str]:
     return ids
 
 
+def _number(text: str, tag: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SafeProductError(f"{name} gives {tag} '{text}', which is not a number; the metadata is damaged: "
+                               "download the product again.") from None
+    if not math.isfinite(value):
+        raise SafeProductError(f"{name} gives {tag} {text}; it must be a finite number. Download the product again.")
+    return value
+
+
 def _offsets(root: ET.Element, level: str) -> Dict[str, float]:
     tag = "RADIO_ADD_OFFSET" if level == "L1C" else "BOA_ADD_OFFSET"
     ids = _band_ids(root)
     out: Dict[str, float] = {}
     for el in root.iter():
         if el.tag.split("}")[-1] == tag and el.text:
-            out[ids.get(el.get("band_id", ""), el.get("band_id", ""))] = float(el.text)
+            out[ids.get(el.get("band_id", ""), el.get("band_id", ""))] = _number(el.text, tag, "The product")
     return out
 
 
@@ -113,6 +128,9 @@ def open_safe(path: str | Path) -> SafeProduct:
     if path.is_dir():
         names = [p.relative_to(path).as_posix() for p in path.iterdir()]
         mtd_name = _find_mtd(names, str(path))
+        if (path / mtd_name).stat().st_size > MAX_METADATA_BYTES:
+            raise SafeProductError(f"The metadata {mtd_name} of {path.name} is larger than "
+                                   f"{MAX_METADATA_BYTES >> 20} MB; it is not Sentinel-2 product metadata.")
         xml_bytes = (path / mtd_name).read_bytes()
         prefix = str(path)
     elif zipfile.is_zipfile(path):
@@ -122,7 +140,15 @@ def open_safe(path: str | Path) -> SafeProduct:
             top = sorted(roots)[0] if len(roots) == 1 else ""
             rel = [n[len(top) + 1:] if top and n.startswith(top + "/") else n for n in names]
             mtd_name = _find_mtd(rel, str(path))
-            xml_bytes = zf.read(f"{top}/{mtd_name}" if top else mtd_name)
+            member = f"{top}/{mtd_name}" if top else mtd_name
+            if zf.getinfo(member).file_size > MAX_METADATA_BYTES:
+                raise SafeProductError(f"The metadata {mtd_name} in {path.name} inflates to more than "
+                                       f"{MAX_METADATA_BYTES >> 20} MB; it is not Sentinel-2 product metadata.")
+            with zf.open(member) as fh:  # the size in the zip directory can lie: read no more than the limit
+                xml_bytes = fh.read(MAX_METADATA_BYTES + 1)
+            if len(xml_bytes) > MAX_METADATA_BYTES:
+                raise SafeProductError(f"The metadata {mtd_name} in {path.name} inflates to more than "
+                                       f"{MAX_METADATA_BYTES >> 20} MB; it is not Sentinel-2 product metadata.")
         prefix = f"/vsizip/{path}/{top}" if top else f"/vsizip/{path}"
     else:
         raise SafeProductError(
@@ -137,8 +163,15 @@ def open_safe(path: str | Path) -> SafeProduct:
     if not level:
         raise SafeProductError(f"{path.name} has product type '{ptype}'; only S2MSI1C and S2MSI2A are supported.")
     baseline = _text(root, "PROCESSING_BASELINE") or "00.00"
+    if not _BASELINE_RE.match(baseline):
+        raise SafeProductError(
+            f"{path.name} gives processing baseline '{baseline}', which is not a baseline number such as 04.00; "
+            "the radiometric offset depends on it, so the product cannot be read safely. Download it again.")
     quant_tag = "QUANTIFICATION_VALUE" if level == "L1C" else "BOA_QUANTIFICATION_VALUE"
-    quant = float(_text(root, quant_tag) or 10000.0)
+    quant = _number(_text(root, quant_tag) or "10000", quant_tag, path.name)
+    if not quant > 0:
+        raise SafeProductError(f"{path.name} gives {quant_tag} {quant:g}; it must be positive (10000 in every "
+                               "Sentinel-2 product). The metadata is damaged: download the product again.")
     offsets = _offsets(root, level)
     if float(baseline) >= 4.0 and not offsets:
         raise SafeProductError(
@@ -150,6 +183,10 @@ def open_safe(path: str | Path) -> SafeProduct:
         if el.tag.split("}")[-1] != "IMAGE_FILE" or not el.text:
             continue
         rel = el.text.strip()
+        parts = PurePosixPath(rel).parts
+        if rel.startswith(("/", "\\")) or ".." in parts or ":" in rel or "\\" in rel:
+            raise SafeProductError(f"The metadata of {path.name} names the band file '{rel}', which lies outside "
+                                   "the product; CloudFree reads only files inside the product folder.")
         m = _BAND_RE.search(rel)
         if not m:
             continue
@@ -158,6 +195,12 @@ def open_safe(path: str | Path) -> SafeProduct:
         files.setdefault(band, {})[res_m] = f"{prefix}/{rel}.jp2"
     if not files:
         raise SafeProductError(f"The metadata of {path.name} lists no band files (IMAGE_FILE).")
+    if offsets:
+        missing = [b for b in files if b != "SCL" and b not in offsets]
+        if missing:
+            raise SafeProductError(
+                f"{path.name} gives a radiometric offset for some bands but not for {', '.join(missing)}; "
+                "an offset applies to every band or none. The metadata is damaged: download the product again.")
     tile = ""
     m = re.search(r"_T(\d{2}[A-Z]{3})_", path.name)
     if m:

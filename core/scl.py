@@ -22,6 +22,7 @@ from .errors import InputError
 from .grid import Grid, scaled_window
 from .inputs import is_safe_input
 from .model_card import NODATA_CLASS
+from .output_guard import guard_outputs
 from .outputs import OutputSet, check_output_path
 from .progress import Feedback
 from .safe import open_safe
@@ -77,6 +78,7 @@ def scl_mask(input: str | Path, output: str | Path, resolution_m: Optional[int] 
     output = check_output_path(output)
     if not Path(input).exists():
         raise InputError(f"The input {input} does not exist.")
+    guard_outputs([output], [input])
     ds, native = _open_scl(input, resolution_m)
     with ds:
         if ds.crs is None:

@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from .bands import check_mapping
@@ -33,6 +33,22 @@ def open_raster(path: str) -> rasterio.DatasetReader:
         raise UnreadableFileError(
             f"Cannot open {path} as a raster: {exc}. Check that the file exists, is complete "
             "and is a format GDAL reads (GeoTIFF, JP2, ...).") from exc
+
+
+def checked_read(ds: rasterio.DatasetReader, *args, **kwargs) -> np.ndarray:
+    """ds.read, with decoding in this thread so that a corrupt or truncated file raises, naming the file.
+
+    GDAL's JPEG 2000 driver decodes in worker threads by default, where a
+    decoder error only prints and the read returns whatever was decoded;
+    with one decoding thread the error reaches rasterio and fails the read.
+    """
+    try:
+        with rasterio.Env(GDAL_NUM_THREADS="1"):
+            return ds.read(*args, **kwargs)
+    except (RasterioError, OSError) as exc:
+        cause = exc.__cause__ or exc
+        raise UnreadableFileError(f"Cannot read {ds.name}: the file is damaged or incomplete ({cause}). "
+                                  "Download or copy it again.") from exc
 
 
 def _resampling(factor: float) -> Resampling:
@@ -88,7 +104,7 @@ class RasterLayerSource:
         """The stored values (DN, the file's data type) of the bands, on the processing grid."""
         fx = self.ds.width / self.grid.width
         src, shape = scaled_window(window, fx, self.ds.width, self.ds.height)
-        return self.ds.read(self.indexes, window=src, out_shape=(len(self.indexes),) + shape,
+        return checked_read(self.ds, self.indexes, window=src, out_shape=(len(self.indexes),) + shape,
                             resampling=_resampling(fx), masked=False)
 
     def read(self, window: Window) -> ReadResult:
@@ -147,7 +163,7 @@ class SafeSource:
         def read_band(i: int) -> None:
             ds, factor = self.datasets[i]
             src, shape = scaled_window(window, factor, ds.width, ds.height)
-            out[i] = ds.read(1, window=src, out_shape=shape, resampling=_resampling(factor))
+            out[i] = checked_read(ds, 1, window=src, out_shape=shape, resampling=_resampling(factor))
 
         if self.read_threads > 1:
             list(self._pool().map(read_band, range(len(self.datasets))))

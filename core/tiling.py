@@ -8,7 +8,7 @@ out; at the image edge the ramp is flat, since no neighbour can take over.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -62,3 +62,26 @@ def fit_patch_size(requested: int, width: int, height: int, multiple: int) -> in
     if requested <= side:
         return requested
     return (side // multiple) * multiple
+
+
+def predict_blended(predict: Callable[[np.ndarray], np.ndarray], data: np.ndarray, patch: int, overlap: int,
+                    batch: int = 4) -> np.ndarray:
+    """(classes, H, W) blended outputs of `predict` over overlapping patches of a (bands, H, W) array.
+
+    For arrays that fit in memory (benchmarks, fold scoring); whole scenes
+    stream through core/masking.py, which blends with the same weights.
+    """
+    _, h, w = data.shape
+    jobs = [(y, x) for y in patch_starts(h, patch, overlap) for x in patch_starts(w, patch, overlap)]
+    acc: Optional[np.ndarray] = None
+    wsum = np.zeros((h, w), np.float32)
+    for i in range(0, len(jobs), batch):
+        chunk = jobs[i:i + batch]
+        out = predict(np.stack([data[:, y:y + patch, x:x + patch] for y, x in chunk]))
+        if acc is None:
+            acc = np.zeros((out.shape[1], h, w), np.float32)
+        for (y, x), p in zip(chunk, out):
+            wt = patch_weights(patch, overlap, y == 0, y + patch == h, x == 0, x + patch == w)
+            acc[:, y:y + patch, x:x + patch] += p * wt
+            wsum[y:y + patch, x:x + patch] += wt
+    return acc / wsum

@@ -196,13 +196,11 @@ def check_inputs(inputs: Sequence[str | Path]) -> None:
 def check_series_outputs(output: str | Path, source_output: Optional[str | Path], inputs: Sequence[str | Path],
                          what: str) -> Tuple[Path, Path]:
     """The output and its source raster (default `<stem>_source.tif`), neither overwriting an input."""
+    from .output_guard import guard_outputs
     from .outputs import check_output_path
     output = check_output_path(output)
     source = check_output_path(source_output or output.with_name(f"{output.stem}_source.tif"))
-    if source.resolve() == output.resolve():
-        raise InputError(f"The source raster must have another name than the {what}.")
-    if any(Path(p).resolve() in (output.resolve(), source.resolve()) for p in inputs if str(p)):
-        raise InputError("An output would overwrite one of the inputs; choose another output name.")
+    guard_outputs([output, source], list(inputs))
     return output, source
 
 

@@ -12,7 +12,7 @@ from .export import export_model
 from .model_card import load_card
 from .progress import Feedback
 from .training import TrainConfig, Trainer
-from .training_data import Scene, load_scenes
+from .training_data import Scene, load_scenes, without_datasets
 
 INFERENCE_PATCH = 512
 INFERENCE_OVERLAP = 64
@@ -56,20 +56,30 @@ def train_model(training_sets: Sequence[Path], output_dir: Path, name: str, conf
         if base.resolution_m != config.resolution_m:
             raise InputError(f"The model {base.name} was trained at {base.resolution_m} m; fine-tune it at that "
                              f"resolution, not {config.resolution_m} m.")
-        init_weights = base.torch_weights
-        if init_weights is None or not init_weights.is_file():
+        if base.torch_weights is None or not base.torch_weights.is_file():
             raise InputError(f"The model {base.name} has no PyTorch weights beside it, so it cannot be fine-tuned.")
-        config.architecture = {k: v for k, v in base.raw["architecture"].items() if k != "weights_file"}
+        init_weights = base.verified_torch_weights()
+        config.architecture = {k: v for k, v in base.raw["architecture"].items()
+                               if k not in ("weights_file", "weights_sha256")}
+        if config.normalisation is None:  # the base's weights expect the base's input scaling
+            config.normalisation = {"mean": list(base.mean), "std": list(base.std)}
     workdir = Path(workdir or Path(output_dir) / f".{name}_training")
     trainer = Trainer(config, scenes, workdir, feedback, init_weights)
     summary = trainer.fit()
-    mean, std = summary["mean"], summary["std"]
-    sample = trainer.val_x[:2]
-    sample = (sample - np.asarray(mean, np.float32)[None, :, None, None]) / np.asarray(std, np.float32)[None, :, None, None]
-    card = {
+    card = build_card(config, summary, scenes, init_model)
+    card.update(extra_card or {})
+    written = export_trained(trainer, Path(output_dir), name, card)
+    feedback.info(f"Wrote {written['fp32']} and {written['fp16']} (validation: cloud BA "
+                  f"{summary['validation']['cloud_ba']:.3f}, shadow BA {summary['validation']['shadow_ba']:.3f})")
+    return TrainedModel(written["fp32"], written["fp16"], summary)
+
+
+def build_card(config: TrainConfig, summary: Dict, scenes: Sequence[Scene], init_model: Optional[str] = None) -> Dict:
+    """The card fields of a trained model (everything but the file-specific ones export adds)."""
+    return {
         "kind": "U-Net (segmentation-models-pytorch), trained by CloudFree",
         "bands": list(config.bands), "resolution_m": config.resolution_m,
-        "normalisation": {"mean": mean, "std": std,
+        "normalisation": {"mean": summary["mean"], "std": summary["std"],
                           "input": "top-of-atmosphere or surface reflectance (DN / 10000 after the product offset)"},
         "patch_size": INFERENCE_PATCH, "overlap": INFERENCE_OVERLAP, "input_multiple": 16,
         "architecture": dict(config.architecture),
@@ -77,12 +87,15 @@ def train_model(training_sets: Sequence[Path], output_dir: Path, name: str, conf
                      "epochs_run": summary["epochs"], "best_epoch": summary["best_epoch"],
                      "train_places": summary["train_places"], "validation_places": summary["validation_places"],
                      "fine_tuned_from": init_model or None},
-        "training_data": _training_data_record(scenes),
+        "training_data": _training_data_record(without_datasets(scenes, config.exclude_datasets)),
         "metrics": {"validation_patches (held-out places, synthetic and teacher labels)": summary["validation"]},
         "licence": "MIT (this repository); training data licences listed in training_data",
     }
-    card.update(extra_card or {})
-    written = export_model(trainer.model, Path(output_dir), name, card, sample.astype(np.float32))
-    feedback.info(f"Wrote {written['fp32']} and {written['fp16']} (validation: cloud BA "
-                  f"{summary['validation']['cloud_ba']:.3f}, shadow BA {summary['validation']['shadow_ba']:.3f})")
-    return TrainedModel(written["fp32"], written["fp16"], summary)
+
+
+def export_trained(trainer: Trainer, output_dir: Path, name: str, card: Dict) -> Dict[str, Path]:
+    """Export a trainer's best model as fp32 and fp16 ONNX (parity-checked) with its card."""
+    mean, std = trainer.mean, trainer.std
+    sample = trainer.val_x[:2]
+    sample = (sample - np.asarray(mean, np.float32)[None, :, None, None]) / np.asarray(std, np.float32)[None, :, None, None]
+    return export_model(trainer.model, Path(output_dir), name, card, sample.astype(np.float32))

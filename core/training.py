@@ -21,11 +21,13 @@ from .errors import Cancelled, InputError
 from .model_card import MASK_CLASSES
 from .progress import Feedback
 from .synthetic import IGNORE, TRAIN_BANDS
-from .training_data import PatchSampler, Scene, band_statistics, fixed_patches, split_by_place
+from .training_data import (PatchSampler, Scene, band_statistics, fixed_patches, split_by_place,
+                            without_datasets)
 
 #: The band sets CloudFree models are trained for: name -> (description, bands).
 BAND_SETS: Dict[str, tuple] = {
-    "s2": ("10 bands (B02-B08, B8A, B11, B12)", TRAIN_BANDS),
+    "s2": ("6 bands (B02, B03, B04, B08, B11, B12), the band set of the human-labelled ukis-csmask patches",
+           ["B02", "B03", "B04", "B08", "B11", "B12"]),
     "bgrn": ("Blue, green, red, NIR (B02, B03, B04, B08)", ["B02", "B03", "B04", "B08"]),
     "rgb": ("True colour (B02, B03, B04)", ["B02", "B03", "B04"]),
 }
@@ -51,6 +53,9 @@ class TrainConfig:
     architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_ARCHITECTURE)))
     device: str = "auto"
     max_minutes: Optional[float] = None
+    exclude_datasets: List[str] = field(default_factory=list)  # human-labelled sets this run must never see
+    human_fraction: float = 0.0   # share of draws from human-labelled scenes (when the run has any)
+    normalisation: Optional[Dict[str, List[float]]] = None  # fixed mean/std (fine-tuning keeps the base's)
 
 
 def build_model(config: TrainConfig):
@@ -93,10 +98,16 @@ class Trainer:
         self.torch, self.config, self.workdir = torch, config, Path(workdir)
         self.feedback = feedback or Feedback()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        scenes = without_datasets(scenes, config.exclude_datasets)
         train, val = split_by_place(scenes, config.validation_places)
+        val = [s for s in val if s.record.label_source != "human"]  # early stopping never sees human labels
         torch.manual_seed(config.seed)
-        self.sampler = PatchSampler(train, config.bands, config.patch, config.seed, config.synthetic_fraction)
-        self.mean, self.std = band_statistics(train, config.bands, seed=config.seed)
+        self.sampler = PatchSampler(train, config.bands, config.patch, config.seed, config.synthetic_fraction,
+                                    human_fraction=config.human_fraction)
+        if config.normalisation:
+            self.mean, self.std = list(config.normalisation["mean"]), list(config.normalisation["std"])
+        else:
+            self.mean, self.std = band_statistics(train, config.bands, seed=config.seed)
         val_sampler = PatchSampler(val or train, config.bands, config.patch, config.seed + 1000,
                                    config.synthetic_fraction)
         self.val_x, self.val_y = fixed_patches(val_sampler, config.validation_patches)

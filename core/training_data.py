@@ -30,6 +30,7 @@ class SceneRecord:
     pixel_m: float
     level: str = ""     # L1C or L2A, for the record
     licence: str = ""
+    dataset: str = ""   # the human-labelled set a scene belongs to: the unit of leave-one-dataset-out
 
 
 @dataclass
@@ -71,6 +72,12 @@ def load_scenes(paths: Sequence[Path]) -> List[Scene]:
     return scenes
 
 
+def without_datasets(scenes: Sequence[Scene], excluded: Sequence[str]) -> List[Scene]:
+    """The scenes a leave-one-dataset-out fold may see: none of an excluded human-labelled set."""
+    drop = set(excluded)
+    return [s for s in scenes if not (s.record.dataset and s.record.dataset in drop)]
+
+
 def split_by_place(scenes: Sequence[Scene], validation_places: Sequence[str]) -> Tuple[List[Scene], List[Scene]]:
     held = set(validation_places)
     unknown = held - {s.record.place for s in scenes}
@@ -93,7 +100,7 @@ class PatchSampler:
     """
 
     def __init__(self, scenes: Sequence[Scene], bands: Sequence[str], patch: int, seed: int,
-                 synthetic_fraction: float = 0.7, augment: bool = True) -> None:
+                 synthetic_fraction: float = 0.7, augment: bool = True, human_fraction: float = 0.0) -> None:
         self.band_index = [TRAIN_BANDS.index(b) for b in bands]
         self.scenes = [s for s in scenes if s.has_bands(bands)]
         if not self.scenes:
@@ -101,8 +108,13 @@ class PatchSampler:
         self.patch, self.augment = patch, augment
         self.synthetic_fraction = synthetic_fraction
         self.rng = np.random.default_rng(seed)
-        area = np.array([s.label.size for s in self.scenes], np.float64)
-        self.weights = np.sqrt(area) / np.sqrt(area).sum()  # small scenes are not drowned out
+        area = np.sqrt(np.array([s.label.size for s in self.scenes], np.float64))  # small scenes are not drowned out
+        human = np.array([s.record.label_source == "human" for s in self.scenes])
+        if human.any() and not human.all() and human_fraction > 0:
+            # Human labels are few pixels but the best ones: give them a fixed share of the draws.
+            area = np.where(human, human_fraction * area / area[human].sum(),
+                            (1 - human_fraction) * area / area[~human].sum())
+        self.weights = area / area.sum()
 
     def _crop(self, scene: Scene, size: int) -> Tuple[np.ndarray, np.ndarray]:
         _, h, w = scene.image.shape

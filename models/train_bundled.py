@@ -1,45 +1,208 @@
-"""Train the three bundled models from the prepared training set.
+"""Train the bundled mask models with a leave-one-dataset-out protocol on the human-labelled sets.
 
-    .venv/bin/python -m cloudfree.models.prepare_training_data out/training/scenes.npz
-    .venv/bin/python -m cloudfree.models.train_bundled out/training/scenes.npz [--steps 100 --epochs 8 --patience 8 --minutes 15]
+    .venv/bin/python -m cloudfree.models.prepare_training_data out/training/scenes.npz --human out/training/human.npz
+    .venv/bin/python -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz \
+        [--only cloudfree_s2] [--base-minutes 60]
 
-Writes models/cloudfree_{s2,bgrn,rgb}{,_fp16}.onnx with cards and fp16
-PyTorch weights.  Places T49JGM (Australia) and eolearn are held out for
-early stopping; the human-labelled test sets never enter (see
-models/evaluate_bundled.py).  Seeded: the same command gives the same model
-on the same machine and library versions.
+Per model (band set):
+1. **Base**: trained on synthetic clouds over clear real scenes and on teacher
+   labels, never on a human label (`exclude_datasets` = every human set).
+2. **Folds**: for each human-labelled set D that has the model's bands, the
+   base is fine-tuned on the human sets other than D (half the draws) plus
+   the base data, then predicts D: D's figures come from a model that never
+   saw D.  Fold models go to <workdir>/<model>/folds/<D>/.
+3. **Calibration**: the decision weights (cloud, shadow) used to score D are
+   chosen on the other sets' fold predictions (nested, so D never tunes its
+   own threshold); the shipped weights are chosen on all fold predictions.
+4. **Shipped model**: the base fine-tuned the same way on every human set,
+   exported to models/ with the weights, the fold figures and the protocol
+   in its card.
+
+Every stage checkpoints and resumes: run the same command again after a stop.
+Places T49JGM and eolearn (synthetic and teacher labels) are held out for
+early stopping throughout; human labels never decide early stopping.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import time
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from cloudfree.core.model_card import MODELS_DIR
-from cloudfree.core.train_model import train_model
-from cloudfree.core.training import BAND_SETS, TrainConfig
+import numpy as np
+
+from cloudfree.core.calibration import CalibrationSample, calibrate
+from cloudfree.core.class_raster import decide_classes
+from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
+from cloudfree.core.model_card import MODELS_DIR, ModelCard, load_card, write_card
+from cloudfree.core.runtime import make_predictor
+from cloudfree.core.tiling import fit_patch_size, predict_blended
+from cloudfree.core.train_model import build_card, export_trained
+from cloudfree.core.training import BAND_SETS, TrainConfig, Trainer
+from cloudfree.core.training_data import Scene, load_scenes
+from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, load_set, training_labels
 
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
+PROTOCOL = ("leave-one-dataset-out: a base model trained on synthetic and teacher labels only; per human-labelled "
+            "set D, the base fine-tuned on the other human sets scores D, with decision weights calibrated on the "
+            "other sets' fold predictions; the shipped model is the base fine-tuned on every human set, with "
+            "weights calibrated on all fold predictions")
+log = logging.getLogger("train_bundled")
 
 
-def main() -> None:
+def fine_tune_config(base: TrainConfig, exclude: Sequence[str], mean: List[float], std: List[float],
+                     steps: int, epochs: int) -> TrainConfig:
+    return replace(base, exclude_datasets=list(exclude), human_fraction=0.5, steps_per_epoch=steps,
+                   max_epochs=epochs, patience=epochs, learning_rate=5e-4, max_minutes=None,
+                   normalisation={"mean": mean, "std": std})
+
+
+def fold_probabilities(card: ModelCard, labelled: LabelledSet) -> List[np.ndarray]:
+    """Blended class probabilities (4, H, W) of each scene of a set, as the engine computes them."""
+    predictor = make_predictor(card, engine="onnx", device="cpu")
+    mean = np.float32(card.mean)[:, None, None]
+    std = np.float32(card.std)[:, None, None]
+    out = []
+    for scene in labelled.scenes:
+        cube = np.stack([scene.bands[b] for b in card.bands]).astype(np.float32)
+        _, h, w = cube.shape
+        patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
+        out.append(predict_blended(predictor, (cube - mean) / std, patch, min(card.overlap, patch // 2)))
+    return out
+
+
+def score_set(labelled: LabelledSet, probs: Sequence[np.ndarray], weights: Tuple[float, float]) -> Dict:
+    """Scores on the set's own label grid (classes repeated back onto it), as bench/compare_masks.py does."""
+    scheme = REFERENCE_SCHEMES[labelled.scheme]
+    ev = Evaluation(groups_for(scheme))
+    for scene, p in zip(labelled.scenes, probs):
+        cls = decide_classes(p, weights=weights)
+        cls = np.repeat(np.repeat(cls, scene.factor, axis=0), scene.factor, axis=1)
+        mask = np.full(scene.reference.shape, 255, np.uint8)
+        mask[:cls.shape[0], :cls.shape[1]] = cls[:mask.shape[0], :mask.shape[1]]
+        mask[~scene.valid] = 255
+        ev.add(mask, scene.reference, scheme)
+    keep = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "reference_pixels")
+    return {g: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items() if k in keep}
+            for g, s in ev.scores().items() if g in ("cloud", "shadow")}
+
+
+def samples_of(labelled: LabelledSet, probs: Sequence[np.ndarray]) -> List[CalibrationSample]:
+    return [CalibrationSample(labelled.name, p, training_labels(labelled, s)) for s, p in zip(labelled.scenes, probs)]
+
+
+class BandSetTraining:
+    """The base, the folds and the shipped model of one band set, each resumable in its own folder."""
+
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        self.name, self.args = name, args
+        self.workdir = args.workdir / name
+        self.base_config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs,
+                                       patience=args.patience, validation_places=VALIDATION_PLACES,
+                                       device=args.device, max_minutes=args.base_minutes,
+                                       exclude_datasets=list(HUMAN_SETS))
+        self.sets = [s for s in (load_set(d) for d in HUMAN_SETS) if set(BUNDLED[name]) <= set(s.bands)]
+
+    def _scenes(self, with_human: bool) -> List[Scene]:
+        return load_scenes([self.args.training_set] + ([self.args.human_set] if with_human else []))
+
+    def base(self) -> Dict:
+        started = time.monotonic()
+        trainer = Trainer(self.base_config, self._scenes(False), self.workdir / "base")
+        summary = trainer.fit()
+        summary["minutes_this_call"] = round((time.monotonic() - started) / 60, 1)
+        return summary
+
+    def fine_tune(self, folder: str, exclude: Sequence[str], base: Dict, out_dir: Path, out_name: str,
+                  extra_card: Dict) -> Tuple[Path, Dict]:
+        config = fine_tune_config(self.base_config, exclude, base["mean"], base["std"], self.args.ft_steps,
+                                  self.args.ft_epochs)
+        scenes = self._scenes(True)
+        trainer = Trainer(config, scenes, self.workdir / folder, init_weights=self.workdir / "base" / "best.pt")
+        summary = trainer.fit()
+        card = build_card(config, summary, scenes, init_model=f"{self.name} base (synthetic and teacher labels)")
+        card["training"]["base"] = {"epochs_run": base["epochs"], "best_epoch": base["best_epoch"],
+                                    "config": {k: v for k, v in asdict(self.base_config).items()
+                                               if k != "architecture"}}
+        card.update(extra_card)
+        written = export_trained(trainer, out_dir, out_name, card)
+        return written["fp32"], summary
+
+    def run(self) -> None:
+        base = self.base()
+        log.info(f"{self.name}: base done ({base['epochs']} epochs, best {base['best_epoch']})")
+        probs: Dict[str, List[np.ndarray]] = {}
+        fold_cards: Dict[str, Path] = {}
+        for labelled in self.sets:
+            d = labelled.name
+            folder = self.workdir / "folds" / d
+            onnx = folder / f"{self.name}_without_{d}.onnx"
+            if not onnx.is_file():
+                self.fine_tune(f"fold_{d}", [d], base, folder, onnx.stem, {})
+            fold_cards[d] = onnx
+            probs[d] = fold_probabilities(load_card(str(onnx)), labelled)
+            log.info(f"{self.name}: fold without {d} done")
+        lodo, samples = {}, {s.name: samples_of(s, probs[s.name]) for s in self.sets}
+        for labelled in self.sets:
+            d = labelled.name
+            others = [x for k, v in samples.items() if k != d for x in v]
+            weights = calibrate(others)
+            lodo[d] = {"scenes": len(labelled.scenes), "decision_weights": list(weights),
+                       "calibrated_on": sorted(k for k in samples if k != d),
+                       "scores": score_set(labelled, probs[d], weights),
+                       "scores_uncalibrated": score_set(labelled, probs[d], (1.0, 1.0))}
+            self._stamp_fold(fold_cards[d], weights, lodo[d])
+        weights = calibrate([x for v in samples.values() for x in v])
+        (self.workdir / "lodo.json").write_text(json.dumps({"weights": weights, "lodo": lodo}, indent=2))
+        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1],
+                              "calibrated_on": "fold predictions of " + ", ".join(sorted(samples))},
+                 "protocol": PROTOCOL}
+        metrics_key = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
+        path, summary = self.fine_tune("final", [], base, self.args.output, self.name, extra)
+        for variant in (path, path.with_name(f"{self.name}_fp16.onnx")):
+            card = json.loads(variant.with_suffix(".json").read_text())
+            card["metrics"][metrics_key] = lodo
+            card.pop("sha256")
+            write_card(variant, card)
+        log.info(f"{self.name}: shipped with weights {weights}; LODO " + json.dumps(
+            {d: v["scores"] for d, v in lodo.items()}))
+
+    @staticmethod
+    def _stamp_fold(onnx: Path, weights: Tuple[float, float], lodo: Dict) -> None:
+        card = json.loads(onnx.with_suffix(".json").read_text())
+        card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1],
+                            "calibrated_on": "fold predictions of " + ", ".join(lodo["calibrated_on"])}
+        card.pop("sha256")
+        write_card(onnx, card)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("training_set", type=Path)
+    parser.add_argument("training_set", type=Path, help="synthetic and teacher scenes (prepare_training_data)")
+    parser.add_argument("human_set", type=Path, help="the human-labelled scenes (prepare_training_data --human)")
     parser.add_argument("--only", choices=sorted(BUNDLED), action="append")
-    parser.add_argument("--steps", type=int, default=100, help="steps per epoch")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--patience", type=int, default=8, help="epochs without a better validation score")
-    parser.add_argument("--minutes", type=float, default=None, help="time budget per model")
+    parser.add_argument("--steps", type=int, default=100, help="base: steps per epoch")
+    parser.add_argument("--epochs", type=int, default=30, help="base: epochs (the learning-rate schedule's length)")
+    parser.add_argument("--patience", type=int, default=30, help="base: epochs without a better validation score")
+    parser.add_argument("--base-minutes", type=float, default=None, help="base: time budget (stops the schedule)")
+    parser.add_argument("--ft-steps", type=int, default=50, help="fine-tuning: steps per epoch")
+    parser.add_argument("--ft-epochs", type=int, default=4, help="fine-tuning: epochs")
+    parser.add_argument("--base-only", action="store_true", help="train the base models and stop")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
     parser.add_argument("--workdir", type=Path, default=Path("out/training"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in args.only or BUNDLED:
-        config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs, patience=args.patience,
-                             validation_places=VALIDATION_PLACES, device=args.device, max_minutes=args.minutes)
-        train_model([args.training_set], args.output, name, config, workdir=args.workdir / name)
+        job = BandSetTraining(name, args)
+        if args.base_only:
+            job.base()
+        else:
+            job.run()
 
 
 if __name__ == "__main__":

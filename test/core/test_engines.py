@@ -5,7 +5,7 @@ import rasterio
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import RuntimeUnavailableError
-from cloudfree.core.model_card import write_card
+from cloudfree.core.model_card import sha256_of, write_card
 from cloudfree.core.runtime import choose_providers
 from onnx_models import CLASSES, conv_model
 
@@ -29,7 +29,8 @@ def smp_model(tmp_path_factory):
         "name": "test-unet", "bands": BANDS, "resolution_m": 10,
         "normalisation": {"mean": [0.1] * 4, "std": [0.05] * 4}, "classes": CLASSES, "output": "logits",
         "patch_size": 128, "overlap": 32, "input_multiple": 8,
-        "architecture": {"arch": "Unet", "encoder": "resnet18", "weights_file": "unet.pt", "kwargs": kwargs}})
+        "architecture": {"arch": "Unet", "encoder": "resnet18", "weights_file": "unet.pt",
+                         "weights_sha256": sha256_of(folder / "unet.pt"), "kwargs": kwargs}})
     return onnx_path
 
 
