@@ -4,13 +4,11 @@ All methods run in one process on the same CPU threads (--threads, default 2: ON
 threads for CloudFree and ukis-csmask, LightGBM num_threads for s2cloudless, OMP/BLAS variables).
 
 Accuracy: cloud and shadow balanced, producer's and user's accuracy, F1 and IoU (core/evaluation.py),
-pixels pooled per dataset.  CloudFree and ukis-csmask get the same arrays: 10 m inputs 2x2-averaged
-to 20 m (the models' resolution), classes repeated back onto the label grid.
-  drivendata  5 L2A chips, B02 B03 B04 B08, 10 m, binary cloud labels (no shadow, no SCL)
-  ukis_patch  ukis-csmask's OWN test patch, 6 TOA bands, cloud + shadow labels (favours ukis?)
-  layton      6 L2A dates at ~30 m, run as is; hand-painted shadow only; SCL scored (3 = shadow);
-              RGB = 8-bit display image / (2.5*255): saturated pixels are kept and counted
-s2cloudless needs 10 bands that no labelled set has, so its accuracy is n/a.
+pixels pooled per dataset, on the sets of models/human_labelled.py (drivendata, ukis_s2, landsat, layton).
+Each bundled model is scored twice: "(LODO)" by its leave-one-dataset-out fold model, which never saw the
+set (built by models/train_bundled.py under out/training/; the figure to quote), and "(shipped)" by the
+shipped model, which trained on every human set (an optimistic figure, shown for reference).  All with
+the card's calibrated decision weights.  blue_threshold: B02 > 0.2 is cloud (the baseline RGB must beat).
 Throughput: Mpx/s (median of --repeats after a warm-up) and the ratio to ukis-csmask 6-band L1C, all
 methods on the same real 13-band L1C SEN12MS-CR patch (256 px, DN/10000) np.tile'd to --sizes.  Timed:
 normalising, inference, blending and class map (CloudFree with its card's patch/overlap; ukis-csmask's
@@ -34,7 +32,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ACCURACY_SETS = ("drivendata", "ukis_patch", "layton")
+ACCURACY_SETS = ("drivendata", "ukis_s2", "landsat", "layton")
+FOLDS_DIR = Path(__file__).resolve().parents[1] / "out" / "training"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +62,8 @@ from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for 
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
 from cloudfree.core.runtime import Predictor, make_predictor  # noqa: E402
 from cloudfree.core.scl import scl_to_classes  # noqa: E402
-from cloudfree.core.tiling import fit_patch_size, patch_starts, patch_weights  # noqa: E402
+from cloudfree.core.tiling import fit_patch_size, predict_blended  # noqa: E402
+from cloudfree.models.human_labelled import LabelledScene as Scene, LabelledSet as Dataset, load_set, read  # noqa: E402
 
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
 S2C_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
@@ -73,68 +73,10 @@ Bands = Dict[str, np.ndarray]
 Models = Dict[str, Tuple[ModelCard, Predictor]]
 
 
-@dataclass
-class Scene:
-    name: str
-    bands: Bands                  # float32 reflectance at the processing resolution
-    factor: int                   # one processing pixel = factor x factor label pixels
-    reference: np.ndarray         # labels on the label grid
-    valid: np.ndarray             # bool, label grid
-    scl: Optional[np.ndarray] = None
-
-
-@dataclass
-class Dataset:
-    scheme: str                   # a name in REFERENCE_SCHEMES
-    level: str                    # product level for ukis-csmask
-    scenes: List[Scene]
-    notes: List[str]
-
-
-def read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read()
-
-
-def to_20m(bands: Bands) -> Bands:
-    """2x2 block average (10 m -> 20 m); an odd last row/column is dropped."""
-    h, w = (s // 2 * 2 for s in next(iter(bands.values())).shape)
-    return {b: a[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float32) for b, a in bands.items()}
-
-
-def load_drivendata(root: Path, limit: int) -> Dataset:
-    scenes = []
-    for chip in sorted(root.glob("chip_id_*"))[:limit or None]:
-        dn = {b: read(chip / f"{b}.tif")[0] for b in ("B02", "B03", "B04", "B08")}
-        refl = {b: a.astype(np.float32) / 10000 for b, a in dn.items()}
-        valid = np.all([a != 0 for a in dn.values()], axis=0)
-        scenes.append(Scene(chip.name, to_20m(refl), 2, read(chip / "label.tif")[0], valid))
-    return Dataset("cloud_binary", "l2a", scenes, ["L2A; run at 20 m, scored on the 10 m labels; cloud only"])
-
-
-def load_ukis_patch(root: Path, limit: int) -> Dataset:
-    npz = np.load(root / "sentinel2.npz")
-    img = npz["img"].astype(np.float32)
-    bands = {b: img[..., i] for i, b in enumerate(("B02", "B03", "B04", "B08", "B11", "B12"))}
-    scene = Scene("sentinel2.npz", to_20m(bands), 2, npz["msk"][..., 0], np.all(np.isfinite(img), axis=-1))
-    return Dataset("ukis", "l1c", [scene][:limit or None], [
-        "ukis-csmask's OWN test data: ukis-csmask may have an advantage here",
-        "TOA; its pixel size is not stated: taken as 10 m and 2x2-averaged like the others"])
-
-
-def load_layton(root: Path, limit: int) -> Dataset:
-    scenes, saturated = [], 0
-    for day in sorted(d for d in root.iterdir() if d.is_dir())[:limit or None]:
-        rgb, nir = read(day / "RGB.tif"), read(day / "B08.tif")[0]
-        refl = {b: rgb[i].astype(np.float32) / (2.5 * 255) for i, b in enumerate(("B04", "B03", "B02"))}
-        refl["B08"] = nir.astype(np.float32) / 65535
-        saturated += int(np.any(rgb == 255, axis=0).sum())
-        scenes.append(Scene(day.name, refl, 1, read(day / "shadow_mask_from_baseline.tif")[0],
-                            (nir > 0) | (rgb.max(axis=0) > 0), scl=read(day / "SCL.tif")[0]))
-    share = saturated / max(1, sum(s.valid.size for s in scenes))
-    return Dataset("shadow_binary", "l2a", scenes, [
-        "L2A, ~30 m, run as is; reference: hand-painted shadow (clouds count as not shadow)",
-        f"RGB from an 8-bit display image: {100 * share:.1f}% of pixels saturated (~0.4 reflectance), kept"])
+def fold_model(name: str, dataset: str) -> Optional[Path]:
+    """The leave-one-dataset-out model of `name` that never saw `dataset` (models/train_bundled.py), if built."""
+    path = FOLDS_DIR / name / "folds" / dataset / f"{name}_without_{dataset}.onnx"
+    return path if path.is_file() else None
 
 
 class UkisRunner:
@@ -160,20 +102,19 @@ class UkisRunner:
 
 
 def cloudfree_classes(predictor: Predictor, card: ModelCard, cube: np.ndarray, batch: int = 4) -> np.ndarray:
-    """Classes (H, W) of a (bands, H, W) reflectance cube, tiled and blended as core/masking.py does."""
+    """Classes (H, W) of a (bands, H, W) reflectance cube, tiled, blended and decided as core/masking.py does."""
     _, h, w = cube.shape
     patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
-    ov = min(card.overlap, patch // 2)
     data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]
-    acc = np.zeros((len(card.classes), h, w), np.float32)
-    jobs = [(y, x) for y in patch_starts(h, patch, ov) for x in patch_starts(w, patch, ov)]
-    for i in range(0, len(jobs), batch):
-        chunk = jobs[i:i + batch]
-        probs = predictor(np.stack([data[:, y:y + patch, x:x + patch] for y, x in chunk]))
-        for (y, x), p in zip(chunk, probs):
-            acc[:, y:y + patch, x:x + patch] += p * patch_weights(patch, ov, y == 0, y + patch == h, x == 0,
-                                                                  x + patch == w)
-    return decide_classes(acc)  # the weights are the same for all classes: no division
+    probs = predict_blended(predictor, data, patch, min(card.overlap, patch // 2), batch)
+    return decide_classes(probs, weights=card.decision_weights)
+
+
+BLUE_THRESHOLD = 0.2  # a plain rule: blue (B02) reflectance above it is cloud
+
+
+def blue_threshold(bands: Bands) -> np.ndarray:
+    return np.where(bands["B02"] > BLUE_THRESHOLD, 1, 0).astype(np.uint8)
 
 
 def load_models(models_dir: Path, log: Callable[[str], None]) -> Models:
@@ -202,7 +143,17 @@ def run_accuracy(ds: Dataset, models: Models, threads: int) -> Dict[str, Any]:
         elif not set(models[name][0].bands) <= have:
             out["methods"][name] = {"n/a": f"bands missing (needs {' '.join(models[name][0].bands)})"}
         else:
-            methods[name] = lambda s, m=models[name]: cloudfree_classes(m[1], m[0], stack(s.bands, m[0].bands, 0))
+            fold = fold_model(name, ds.name)
+            if fold is None:
+                out["methods"][f"{name} (LODO)"] = {"n/a": "no fold model: run models/train_bundled.py"}
+            else:
+                card = load_card(str(fold))
+                pred = make_predictor(card, engine="onnx", device="cpu")
+                methods[f"{name} (LODO)"] = lambda s, c=card, p=pred: cloudfree_classes(p, c, stack(s.bands, c.bands, 0))
+            methods[f"{name} (shipped)"] = lambda s, m=models[name]: cloudfree_classes(m[1], m[0],
+                                                                                      stack(s.bands, m[0].bands, 0))
+    if "B02" in have:
+        methods["blue_threshold"] = lambda s: blue_threshold(s.bands)
     ukis_bands = [b for b in UKIS_NAMES if b in have]
     ukis, ukis_name = UkisRunner(ukis_bands, ds.level, threads), f"ukis_{len(ukis_bands)}b_{ds.level}"
     methods[ukis_name] = lambda s: UKIS_TO_CLASS[ukis(stack(s.bands, ukis_bands, -1))]
@@ -223,8 +174,9 @@ def run_accuracy(ds: Dataset, models: Models, threads: int) -> Dict[str, Any]:
     if "shadow" in groups_for(scheme) and "cloud" not in groups_for(scheme):
         why += "; no shadow class (the CLP layer is cloud only)"
     out["methods"]["s2cloudless"] = {"n/a": why}
-    order = [*BUNDLED_MODELS, ukis_name, "sen2cor_scl", "s2cloudless"]
-    out["methods"] = {name: out["methods"][name] for name in order}
+    order = [n for name in BUNDLED_MODELS for n in (f"{name} (LODO)", f"{name} (shipped)", name)]
+    order += [ukis_name, "blue_threshold", "sen2cor_scl", "s2cloudless"]
+    out["methods"] = {name: out["methods"][name] for name in order if name in out["methods"]}
     return out
 
 
@@ -306,13 +258,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     models = load_models(args.models_dir or MODELS_DIR, log)
-    loaders = {"drivendata": (load_drivendata, "s2_l2a_drivendata_chips"),
-               "ukis_patch": (load_ukis_patch, "s2_labelled_ukis"), "layton": (load_layton, "s2_l2a_shadow_layton")}
     accuracy = {}
     for name in args.datasets:
         log(f"accuracy: {name} ...")
-        loader, folder = loaders[name]
-        accuracy[name] = run_accuracy(loader(args.data / folder, args.max_scenes), models, args.threads)
+        accuracy[name] = run_accuracy(load_set(name, args.data, args.max_scenes), models, args.threads)
     l1c = sorted((args.data / "s2_l1c_cloudy_sen12mscr").glob("*.tif"))[0]
     throughput = run_throughput(l1c, models, args.sizes, args.repeats, args.threads, log) if args.sizes else {}
     print_tables(accuracy, throughput, args.threads)

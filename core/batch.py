@@ -29,6 +29,7 @@ from .progress import Feedback, SubFeedback
 SUMMARY_COLUMNS = ["scene", "date", "tile", "cloud_percent", "shadow_percent", "seconds", "status", "mask",
                    "reconstruction", "worker", "error"]
 DONE, DONE_BEFORE, FAILED, CANCELLED = "done", "done before", "failed", "cancelled"
+BUSY = "skipped: in progress elsewhere"
 Inputs = Union[str, Path, Sequence[Union[str, Path]]]
 
 
@@ -163,18 +164,37 @@ def finished_row(paths: ScenePaths, options: BatchOptions) -> Optional[Dict]:
     return record
 
 
+class SceneBusy(CloudFreeError):
+    """Another live process is processing this scene into the same folder: skip it, it is not a failure."""
+
+
 def _claim(paths: ScenePaths, worker: str) -> None:
-    """Mark the scene as being processed; refuse if a live process on this machine already is."""
+    """Mark the scene as being processed, atomically; SceneBusy if a live process on this machine already is.
+
+    The claim file is created with O_EXCL, so of two batches that reach the
+    same scene at the same moment exactly one proceeds.  A claim left by a
+    dead process (or by this one) is taken over.
+    """
     host = socket.gethostname()
-    try:
-        other = json.loads(paths.claim.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        other = None
-    if other and other.get("host") == host and other.get("pid") != os.getpid() and _alive(other.get("pid")):
-        raise InputError(f"{paths.scene} is being processed by process {other['pid']} on this machine (another "
-                         f"batch on the same output folder); wait for it, or remove {paths.claim.name} if it died.")
-    _atomic_json(paths.claim, {"scene": paths.scene, "worker": worker, "host": host, "pid": os.getpid(),
-                               "started": time.time()})
+    body = json.dumps({"scene": paths.scene, "worker": worker, "host": host, "pid": os.getpid(),
+                       "started": time.time()}) + "\n"
+    for _ in range(3):
+        try:
+            fd = os.open(paths.claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(paths.claim.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                other = None
+            if other and other.get("pid") != os.getpid() and (other.get("host") != host or _alive(other.get("pid"))):
+                raise SceneBusy(f"{paths.scene} is being processed by {other.get('worker', 'another process')} "
+                                "(another batch on the same output folder); skipped here.") from None
+            paths.claim.unlink(missing_ok=True)  # a dead process's claim, or a half-written one
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        return
+    raise SceneBusy(f"{paths.scene}: could not claim it ({paths.claim}); skipped here.")
 
 
 def _alive(pid) -> bool:
@@ -207,6 +227,12 @@ def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options:
         if opened is not None:
             opened.close()
         raise
+    done = finished_row(paths, options)  # another process may have finished it while this one waited
+    if done is not None:
+        paths.claim.unlink(missing_ok=True)
+        if opened is not None:
+            opened.close()
+        return dict(done, status=DONE_BEFORE)
     for stale in paths.stale_temporaries():
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -346,6 +372,9 @@ def _run_here(products: List[Path], todo: List[int], out: Path, options: BatchOp
             try:
                 rows[i] = process_scene(products[i], out, options, _Both(part, per_scene) if per_scene else part,
                                         opened=current)
+            except SceneBusy as exc:
+                rows[i] = failed_row(products[i], BUSY, str(exc))
+                feedback.info(str(exc))
             except Exception as exc:  # one scene's failure, whatever it is, is reported and the batch goes on
                 if feedback.is_cancelled():
                     rows.update({j: failed_row(products[j], CANCELLED, str(exc)) for j in todo[k:]})
@@ -389,4 +418,4 @@ class _Both(Feedback):
 
 
 __all__ = ["BatchOptions", "BatchResult", "ScenePaths", "find_products", "process_scene", "run_batch",
-           "scene_name", "SUMMARY_COLUMNS", "DONE", "DONE_BEFORE", "FAILED", "CANCELLED"]
+           "scene_name", "SUMMARY_COLUMNS", "DONE", "DONE_BEFORE", "FAILED", "CANCELLED", "BUSY", "SceneBusy"]

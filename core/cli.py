@@ -96,12 +96,16 @@ def _training_parsers(sub) -> None:
 
 def _run_training_command(args, feedback) -> int:
     from .label_sources import scene_from_label_raster, scene_from_scl
+    from .output_guard import guard_outputs
     from .training_data import save_scenes
     if args.command == "prepare":
         if len(args.image) != len(args.labels):
             raise InputError(f"Give one --labels per --image ({len(args.image)} images, {len(args.labels)} label rasters).")
         if not args.scl and not args.image:
             raise InputError("Nothing to prepare: give --scl products or --image/--labels pairs.")
+        if args.output.suffix.lower() != ".npz":
+            raise InputError(f"The training set must be an .npz file, not {args.output.name}.")
+        guard_outputs([args.output], [*args.scl, *args.image, *args.labels], sidecars=False)
         scenes = [scene_from_scl(p, args.resolution) for p in args.scl]
         scenes += [scene_from_label_raster(i, lab, args.resolution, args.label_classes, args.bands)
                    for i, lab in zip(args.image, args.labels)]
@@ -113,6 +117,16 @@ def _run_training_command(args, feedback) -> int:
         from .training import TrainConfig
         if args.output.suffix.lower() != ".onnx":
             raise InputError(f"The model output must end in .onnx, not '{args.output.name}'.")
+        if not args.output.parent.is_dir():
+            raise InputError(f"The folder {args.output.parent} does not exist; create it or choose another.")
+        stem = args.output.with_suffix("")
+        written = [args.output, args.output.with_suffix(".json"), Path(f"{stem}.pt"), Path(f"{stem}_fp16.onnx"),
+                   Path(f"{stem}_fp16.json")]
+        base_files = []
+        if args.base_model:
+            base = load_card(args.base_model)
+            base_files = [base.onnx_path, base.onnx_path.with_suffix(".json"), base.torch_weights]
+        guard_outputs(written, [*args.training_sets, *base_files], sidecars=False)
         config = TrainConfig(bands=list(BAND_SETS[args.model_bands][1]), resolution_m=args.resolution,
                              batch_size=args.batch_size, steps_per_epoch=args.steps, max_epochs=args.epochs,
                              patience=args.patience, seed=args.seed, validation_places=args.validation_place,
@@ -126,6 +140,7 @@ def _run_training_command(args, feedback) -> int:
     from .evaluation import evaluate_rasters, format_table, write_scores
     if bool(args.mask) == bool(args.image):
         raise InputError("Give either --mask rasters or --image rasters with --model, one --reference each.")
+    guard_outputs([args.table], [*args.mask, *args.image, *args.reference], sidecars=False)
     with tempfile.TemporaryDirectory() as tmp:
         masks = list(args.mask)
         for i, image in enumerate(args.image):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,10 @@ def evaluate_rasters(masks: Sequence[str | Path], references: Sequence[str | Pat
         if mask.size and int(mask[mask != NODATA_CLASS].max(initial=0)) > 3:
             raise InputError(f"{Path(mask_path).name} holds values above 3; it is not a CloudFree mask "
                              "(0 clear, 1 thick, 2 thin, 3 shadow, 255 no data).")
+        overlap = (mask != NODATA_CLASS) & np.isin(reference, list(scheme))
+        if not overlap.any():
+            raise InputError(f"{Path(mask_path).name} and {Path(ref_path).name} share no valid pixel: they do not "
+                             "overlap, or one of them is all no data. Give a reference of the same area.")
         result.add(mask, reference, scheme)
     return result
 
@@ -171,16 +176,23 @@ def write_table(scores: Dict[str, Dict[str, float]], path: str | Path, first_col
                 keys: Sequence[str]) -> Path:
     """A table of scores as CSV (one row per entry) or JSON, chosen by the file's extension."""
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
-        return path
-    if path.suffix.lower() != ".csv":
+    if path.suffix.lower() not in (".json", ".csv"):
         raise InputError(f"The scores table must be a .csv or .json file, not {path.name}.")
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([first_column] + list(keys))
-        for name, s in scores.items():
-            writer.writerow([name] + [s.get(k, "") for k in keys])
+    if path.is_dir() or not path.parent.is_dir():
+        raise InputError(f"Cannot write the table {path}: give a file name in an existing folder.")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if path.suffix.lower() == ".json":
+            tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+        else:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow([first_column] + list(keys))
+                for name, s in scores.items():
+                    writer.writerow([name] + [s.get(k, "") for k in keys])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -26,11 +26,12 @@ from .inpaint_model import InpaintCard, load_inpaint_card, open_inpaint_session
 from .inputs import is_safe_input, raster_mapping
 from .morphology import dilate
 from .output_guard import guard_outputs
+from .input_checks import check_scaling
 from .outputs import OutputSet, check_output_path
 from .progress import Feedback, SubFeedback
 from .recon_styles import paletted_style, true_colour_style, write_style
 from .safe import open_safe
-from .sources import SafeSource, open_raster
+from .sources import SafeSource, checked_read, open_raster
 from .strip_fill import fill_in_strips
 from .timeseries import MaskReader
 
@@ -55,6 +56,7 @@ class ImageReader:
     def __init__(self, path: str | Path, card: InpaintCard, band_preset: Optional[str], band_mapping: Optional[str],
                  resolution_m: Optional[int], dn_scale: Optional[float], dn_offset: float) -> None:
         self.name = Path(path).name
+        check_scaling(dn_scale, dn_offset)
         if is_safe_input(path):
             product = open_safe(path)
             self.safe = SafeSource(product, [b for b in product.files if b != "SCL"],
@@ -89,7 +91,7 @@ class ImageReader:
                              f"{', '.join(missing)}. Choose the band preset or mapping of this raster.")
 
     def read_raw(self, window: Window) -> np.ndarray:
-        return self.safe.read_raw(window) if self.safe is not None else self.ds.read(window=window)
+        return self.safe.read_raw(window) if self.safe is not None else checked_read(self.ds, window=window)
 
     def close(self) -> None:
         if self.safe is not None:

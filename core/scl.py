@@ -26,7 +26,7 @@ from .output_guard import guard_outputs
 from .outputs import OutputSet, check_output_path
 from .progress import Feedback
 from .safe import open_safe
-from .sources import open_raster
+from .sources import checked_read, open_raster
 
 SCL_NAMES = {0: "no data", 1: "saturated or defective", 2: "dark area pixels", 3: "cloud shadows",
              4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified",
@@ -97,7 +97,7 @@ def scl_mask(input: str | Path, output: str | Path, resolution_m: Optional[int] 
             for window in grid.strips(STRIP_ROWS):
                 feedback.check()
                 src, shape = scaled_window(window, ds.width / width, ds.width, ds.height)
-                scl = ds.read(scl_band, window=src, out_shape=shape, resampling=resampling)
+                scl = checked_read(ds, scl_band, window=src, out_shape=shape, resampling=resampling)
                 writer.write(scl_to_classes(scl), window)
                 feedback.set_progress(90.0 * (window.row_off + window.height) / height)
             writer.close()

@@ -10,6 +10,8 @@ rather than memorising a scene.
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -54,7 +56,12 @@ def save_scenes(path: Path, scenes: Sequence[Scene]) -> Path:
     records = [asdict(s.record) for s in scenes]
     arrays["records"] = np.frombuffer(json.dumps({"bands": TRAIN_BANDS, "scenes": records}).encode(), np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # replaced whole or not at all
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -63,12 +70,22 @@ def load_scenes(paths: Sequence[Path]) -> List[Scene]:
     for path in paths:
         if not Path(path).is_file():
             raise InputError(f"No training set at {path}; build one with 'cloudfree prepare' or models/prepare_training_data.py.")
-        with np.load(path) as z:
-            meta = json.loads(bytes(z["records"]).decode())
-            if meta["bands"] != TRAIN_BANDS:
-                raise InputError(f"{path} was written for bands {meta['bands']}, not {TRAIN_BANDS}.")
-            for i, rec in enumerate(meta["scenes"]):
-                scenes.append(Scene(SceneRecord(**rec), z[f"image_{i}"].astype(np.float32), z[f"label_{i}"]))
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["records"]).decode())
+                if meta["bands"] != TRAIN_BANDS:
+                    raise InputError(f"{path} was written for bands {meta['bands']}, not {TRAIN_BANDS}.")
+                for i, rec in enumerate(meta["scenes"]):
+                    scene = Scene(SceneRecord(**rec), z[f"image_{i}"].astype(np.float32), z[f"label_{i}"])
+                    if scene.image.shape != (len(TRAIN_BANDS),) + scene.label.shape:
+                        raise InputError(f"Scene {i} of {path} has an image {scene.image.shape} that does not fit "
+                                         f"its labels {scene.label.shape}.")
+                    scenes.append(scene)
+        except InputError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{path} is not a CloudFree training set ({type(exc).__name__}: {exc}); build one "
+                             "with 'cloudfree prepare'.") from exc
     return scenes
 
 

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.batch import (DONE, DONE_BEFORE, FAILED, SUMMARY_COLUMNS, BatchOptions, ScenePaths, find_products,
+from cloudfree.core.batch import (BUSY, DONE, DONE_BEFORE, FAILED, SUMMARY_COLUMNS, BatchOptions, ScenePaths, find_products,
                                   run_batch, scene_name)
 from cloudfree.core.errors import InputError
 from cloudfree.core.progress import Feedback
@@ -131,6 +131,7 @@ def test_other_options_redo_a_scene_and_a_live_claim_is_respected(products, tmp_
     import socket
     paths.claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))  # a live process
     result = run_batch([products[1]], out)
-    assert result.rows[0]["status"] == FAILED and "being processed" in result.rows[0]["error"]
+    assert result.rows[0]["status"] == BUSY and "being processed" in result.rows[0]["error"]  # skipped, not failed
+    assert "failed" not in result.counts
     paths.claim.write_text(json.dumps({"host": socket.gethostname(), "pid": 2 ** 22 + 12345}))  # a dead one
     assert run_batch([products[1]], out).rows[0]["status"] == DONE
