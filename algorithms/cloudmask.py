@@ -45,7 +45,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data. The optional "
             "confidence raster holds the probability (0-100 %) of each class, one band per class.\n\n"
             "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
-            "bands the input has: cloudfree_s2 (10 bands B02-B12, for .SAFE products and full exports), "
+            "bands the input has: cloudfree_s2 (6 bands B02 B03 B04 B08 B11 B12, for .SAFE products and full exports), "
             "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran. "
             "Patch size 0 and overlap -1 use the model card's values.\n\n"
             "Processing resolution: 10, 20 (the default) or 60 m, the pixel size of the mask on the input's grid. "

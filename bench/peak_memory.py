@@ -154,7 +154,7 @@ def load_builder_modules() -> None:
 def build_safe(dst_root: Path, size_10m: int, log) -> Path:
     """Build (or reuse) a synthetic L1C SAFE with the real metadata tree; return its path."""
     safe = dst_root / META_SAFE.name
-    if (safe / DONE_MARK).exists():
+    if (safe / DONE_MARK).exists() and "restamped" in (safe / DONE_MARK).read_text():
         log(f"  reusing {safe}")
         return safe
     if safe.exists():
@@ -193,7 +193,9 @@ def build_safe(dst_root: Path, size_10m: int, log) -> Path:
             aux.unlink()
         log(f"  {band} {n}x{n} px: synth {t1 - t0:5.1f} s, JP2 (lossless) {time.time() - t1:5.1f} s, "
             f"{dst.stat().st_size / 1e6:6.1f} MB")
-    (safe / DONE_MARK).write_text(f"size_10m={size_10m}\n")
+    from cloudfree.core.safe_integrity import restamp_manifest
+    restamp_manifest(safe)  # the real manifest's checksums are those of the real files, not of these
+    (safe / DONE_MARK).write_text(f"size_10m={size_10m}\nmanifest restamped\n")
     log(f"  built in {time.time() - t_all:.0f} s: {safe}")
     return safe
 

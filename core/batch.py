@@ -171,16 +171,27 @@ class SceneBusy(CloudFreeError):
 def _claim(paths: ScenePaths, worker: str) -> None:
     """Mark the scene as being processed, atomically; SceneBusy if a live process on this machine already is.
 
-    The claim file is created with O_EXCL, so of two batches that reach the
-    same scene at the same moment exactly one proceeds.  A claim left by a
-    dead process (or by this one) is taken over.
+    The claim is written whole under a private name and hard-linked into
+    place, which fails if the claim exists: of two batches that reach the
+    same scene at the same moment exactly one proceeds, and no reader ever
+    sees an empty claim.  A claim left by a dead process is taken over.
     """
     host = socket.gethostname()
     body = json.dumps({"scene": paths.scene, "worker": worker, "host": host, "pid": os.getpid(),
                        "started": time.time()}) + "\n"
+    tmp = paths.claim.with_name(f".{paths.claim.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    try:
+        _take_claim(paths, tmp, host)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _take_claim(paths: ScenePaths, tmp: Path, host: str) -> None:
+    """Link the complete claim into place (never an empty claim file), or find who holds it."""
     for _ in range(3):
         try:
-            fd = os.open(paths.claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(tmp, paths.claim)
         except FileExistsError:
             try:
                 other = json.loads(paths.claim.read_text(encoding="utf-8"))
@@ -189,10 +200,8 @@ def _claim(paths: ScenePaths, worker: str) -> None:
             if other and other.get("pid") != os.getpid() and (other.get("host") != host or _alive(other.get("pid"))):
                 raise SceneBusy(f"{paths.scene} is being processed by {other.get('worker', 'another process')} "
                                 "(another batch on the same output folder); skipped here.") from None
-            paths.claim.unlink(missing_ok=True)  # a dead process's claim, or a half-written one
+            paths.claim.unlink(missing_ok=True)  # a dead process's claim, or an unreadable one
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(body)
         return
     raise SceneBusy(f"{paths.scene}: could not claim it ({paths.claim}); skipped here.")
 
@@ -219,7 +228,7 @@ def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options:
     if done is not None:
         if opened is not None:
             opened.close()
-        return done
+        return dict(done, status=DONE_BEFORE)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         _claim(paths, worker)
@@ -303,8 +312,16 @@ def write_summary(rows: Sequence[Dict], out_dir: Path) -> tuple:
     return csv_path, json_path
 
 
-def check_out_dir(out_dir: Union[str, Path]) -> Path:
+def check_out_dir(out_dir: Union[str, Path], products: Sequence[Path] = ()) -> Path:
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"The output folder {out} is a file; give a folder (it is created if missing).")
+    real = os.path.realpath(out)
+    for product in products:
+        root = os.path.realpath(product.parent if product.suffix.lower() == ".xml" else product)
+        if real == root or os.path.commonpath([real, root]) == root:
+            raise InputError(f"The output folder {out} lies inside the input product {product.name}: its outputs "
+                             "would overwrite the input. Choose a folder outside every product.")
     if not out.parent.is_dir():
         raise InputError(f"The folder {out.parent} of the output folder does not exist; create it first.")
     out.mkdir(exist_ok=True)
@@ -328,7 +345,7 @@ def run_batch(inputs: Inputs, out_dir: Union[str, Path], options: BatchOptions =
     feedback = feedback or Feedback()
     started = time.perf_counter()
     products = find_products(inputs)
-    out = check_out_dir(out_dir)
+    out = check_out_dir(out_dir, products)
     rows: Dict[int, Dict] = {}
     todo = []
     for i, p in enumerate(products):

@@ -117,23 +117,27 @@ class Evaluation:
 def read_on_grid(path: str | Path, like: str | Path) -> np.ndarray:
     """Band 1 of `path` resampled (nearest) onto the grid of `like`."""
     import rasterio
+
+    from .sources import checked_read
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
     with rasterio.open(like) as ref, rasterio.open(path) as src:
         if src.crs == ref.crs and src.transform == ref.transform and src.shape == ref.shape:
-            return src.read(1)
+            return checked_read(src, 1)
         if src.crs is None or ref.crs is None:
             raise InputError(f"{Path(path).name} and {Path(like).name} have different grids and at least one "
                              "has no CRS; give rasters on the same grid or with a georeference.")
         with WarpedVRT(src, crs=ref.crs, transform=ref.transform, width=ref.width, height=ref.height,
                        resampling=Resampling.nearest, nodata=NODATA_CLASS) as vrt:
-            return vrt.read(1)
+            return checked_read(vrt, 1, name=src.name)
 
 
 def evaluate_rasters(masks: Sequence[str | Path], references: Sequence[str | Path],
                      reference_classes: str = "cloudfree") -> Evaluation:
     """Score class rasters (CloudFree masks) against reference rasters, pooled over all pairs."""
     import rasterio
+
+    from .sources import checked_read
     if len(masks) != len(references) or not masks:
         raise InputError(f"Give one reference per mask ({len(masks)} masks, {len(references)} references).")
     scheme = parse_scheme(reference_classes)
@@ -143,7 +147,7 @@ def evaluate_rasters(masks: Sequence[str | Path], references: Sequence[str | Pat
             if not Path(p).is_file():
                 raise InputError(f"The raster {p} does not exist.")
         with rasterio.open(ref_path) as ref:
-            raw = ref.read(1, masked=True)
+            raw = checked_read(ref, 1, masked=True)
         if np.issubdtype(raw.dtype, np.floating):
             finite = raw.compressed()[np.isfinite(raw.compressed())]
             if finite.size and np.any(finite != np.round(finite)):

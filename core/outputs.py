@@ -25,6 +25,11 @@ from rasterio.windows import Window
 from .errors import CloudFreeError, InputError
 from .grid import Grid
 
+try:  # GDAL's own errors (a failed TIFF write, say) are not RasterioError subclasses
+    from rasterio._err import CPLE_BaseError
+except ImportError:  # pragma: no cover - other rasterio layouts
+    CPLE_BaseError = RuntimeError
+GDAL_ERRORS = (OSError, rasterio.errors.RasterioError, CPLE_BaseError)
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 MASK_STYLE = RESOURCES / "mask_classes.qml"
 CONFIDENCE_STYLE = RESOURCES / "confidence.qml"
@@ -58,11 +63,17 @@ class StripWriter:
             self.ds.set_band_description(i, text)
 
     def write(self, array: np.ndarray, window: Window) -> None:
-        self.ds.write(array if array.ndim == 3 else array[None], window=window)
+        try:
+            self.ds.write(array if array.ndim == 3 else array[None], window=window)
+        except GDAL_ERRORS as exc:
+            raise OutputWriteError(_write_failure(exc, self.path.parent)) from exc
 
     def close(self) -> None:
         if not self.ds.closed:
-            self.ds.close()
+            try:
+                self.ds.close()
+            except GDAL_ERRORS as exc:
+                raise OutputWriteError(_write_failure(exc, self.path.parent)) from exc
 
 
 TEMP_TAG = ".cloudfree-"
@@ -165,15 +176,20 @@ class OutputSet:
                     staged.append((qml, final.with_suffix(".qml")))
         except OutputWriteError:
             raise
-        except (OSError, rasterio.errors.RasterioError) as exc:
+        except GDAL_ERRORS as exc:
             raise OutputWriteError(_write_failure(exc, self.pending[0][1].parent)) from exc
-        for tmp, final in staged:
-            backup = None
-            if final.exists():
-                backup = self.temp_path(final, ".bak")
-                os.replace(final, backup)
-            self.placed.append((final, backup))
-            os.replace(tmp, final)
+        folder = staged[0][1].parent if staged else Path(".")
+        try:
+            for tmp, final in staged:
+                backup = None
+                if final.exists():
+                    backup = self.temp_path(final, ".bak")
+                    os.replace(final, backup)
+                self.placed.append((final, backup))
+                os.replace(tmp, final)
+        except OSError as exc:
+            self.rollback()
+            raise OutputWriteError(_write_failure(exc, folder)) from exc
         self.pending = []
 
     def rollback(self) -> None:
@@ -206,6 +222,10 @@ class OutputWriteError(CloudFreeError, OSError):
 
 
 def _write_failure(exc: Exception, folder: Path) -> str:
-    if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc):
+    try:
+        nearly_full = shutil.disk_usage(folder).free < 4 * 1024 * 1024
+    except OSError:
+        nearly_full = False
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc) or nearly_full:
         return f"No space left on {folder}; free some space or write elsewhere. Nothing was replaced."
     return f"Writing the outputs in {folder} failed ({exc}); nothing was replaced."

@@ -108,13 +108,13 @@ def _number(text: str, tag: str, name: str) -> float:
     return value
 
 
-def _offsets(root: ET.Element, level: str) -> Dict[str, float]:
+def _offsets(root: ET.Element, level: str, name: str) -> Dict[str, float]:
     tag = "RADIO_ADD_OFFSET" if level == "L1C" else "BOA_ADD_OFFSET"
     ids = _band_ids(root)
     out: Dict[str, float] = {}
     for el in root.iter():
         if el.tag.split("}")[-1] == tag and el.text:
-            out[ids.get(el.get("band_id", ""), el.get("band_id", ""))] = _number(el.text, tag, "The product")
+            out[ids.get(el.get("band_id", ""), el.get("band_id", ""))] = _number(el.text, tag, name)
     return out
 
 
@@ -172,7 +172,7 @@ def open_safe(path: str | Path) -> SafeProduct:
     if not quant > 0:
         raise SafeProductError(f"{path.name} gives {quant_tag} {quant:g}; it must be positive (10000 in every "
                                "Sentinel-2 product). The metadata is damaged: download the product again.")
-    offsets = _offsets(root, level)
+    offsets = _offsets(root, level, path.name)
     if float(baseline) >= 4.0 and not offsets:
         raise SafeProductError(
             f"{path.name} has processing baseline {baseline}, whose DN carry a radiometric offset, "

@@ -26,6 +26,7 @@ from .output_guard import guard_outputs
 from .outputs import OutputSet, check_output_path
 from .progress import Feedback
 from .safe import open_safe
+from .safe_integrity import verify_band_files
 from .sources import checked_read, open_raster
 
 SCL_NAMES = {0: "no data", 1: "saturated or defective", 2: "dark area pixels", 3: "cloud shadows",
@@ -62,6 +63,7 @@ def _open_scl(path: str | Path, resolution_m: Optional[int]):
                 f"{product.path.name} is a {product.level} product, which has no Scene Classification "
                 "Layer; SCL exists in L2A products only. Use the cloudmask algorithm for L1C.")
         file, res = product.band_file("SCL", resolution_m or 20)
+        verify_band_files(product.path, [file])
         return open_raster(file), res
     ds = open_raster(str(path))
     unit = ds.crs.linear_units_factor[1] if ds.crs is not None and ds.crs.is_projected else None

@@ -20,7 +20,9 @@ from rasterio.windows import Window
 from .bands import check_mapping
 from .errors import InputError, UnreadableFileError
 from .grid import Grid, scaled_window
+from .outputs import GDAL_ERRORS
 from .safe import SafeProduct
+from .safe_integrity import verify_band_files
 
 DEFAULT_READ_THREADS = 4  # band files decoded at once; JPEG2000 decoding is the slow part of reading
 ReadResult = Tuple[np.ndarray, np.ndarray]  # (bands x rows x cols float32, rows x cols bool valid)
@@ -35,7 +37,7 @@ def open_raster(path: str) -> rasterio.DatasetReader:
             "and is a format GDAL reads (GeoTIFF, JP2, ...).") from exc
 
 
-def checked_read(ds: rasterio.DatasetReader, *args, **kwargs) -> np.ndarray:
+def checked_read(ds, *args, name: Optional[str] = None, **kwargs) -> np.ndarray:
     """ds.read, with decoding in this thread so that a corrupt or truncated file raises, naming the file.
 
     GDAL's JPEG 2000 driver decodes in worker threads by default, where a
@@ -45,9 +47,9 @@ def checked_read(ds: rasterio.DatasetReader, *args, **kwargs) -> np.ndarray:
     try:
         with rasterio.Env(GDAL_NUM_THREADS="1"):
             return ds.read(*args, **kwargs)
-    except (RasterioError, OSError) as exc:
+    except GDAL_ERRORS as exc:
         cause = exc.__cause__ or exc
-        raise UnreadableFileError(f"Cannot read {ds.name}: the file is damaged or incomplete ({cause}). "
+        raise UnreadableFileError(f"Cannot read {name or ds.name}: the file is damaged or incomplete ({cause}). "
                                   "Download or copy it again.") from exc
 
 
@@ -133,9 +135,10 @@ class SafeSource:
         self.bands = list(bands)
         self.resolution_m = resolution_m
         self.datasets: List[Tuple[rasterio.DatasetReader, float]] = []
+        chosen = [product.band_file(band, resolution_m) for band in self.bands]
+        verify_band_files(product.path, [path for path, _ in chosen])
         try:
-            for band in self.bands:
-                path, res = product.band_file(band, resolution_m)
+            for path, res in chosen:
                 self.datasets.append((open_raster(path), resolution_m / res))
         except Exception:
             self.close()

@@ -29,7 +29,7 @@ from .model_card import NODATA_CLASS
 from .morphology import buffer_classes
 from .progress import Feedback, SubFeedback
 from .safe import open_safe
-from .sources import open_raster
+from .sources import checked_read, open_raster
 
 MASK_VALUES = (0, 1, 2, 3, NODATA_CLASS)
 MIN_STRIP_ROWS = 32
@@ -89,10 +89,10 @@ class GridRaster:
     def read(self, window: Window) -> Tuple[np.ndarray, np.ndarray]:
         """Values of band 1 and where they are data (inside the raster and not its no-data value)."""
         if self.vrt is not None:
-            values = self.vrt.read(1, window=window)
-            covered = self.vrt.read(self.vrt.count, window=window) > 0
+            values = checked_read(self.vrt, 1, window=window, name=self.ds.name)
+            covered = checked_read(self.vrt, self.vrt.count, window=window, name=self.ds.name) > 0
         else:
-            values = self.ds.read(1, window=window)
+            values = checked_read(self.ds, 1, window=window)
             covered = np.ones(values.shape, bool)
         nodata = self.ds.nodata
         if nodata is not None and not np.isnan(nodata):

@@ -19,6 +19,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from cloudfree.core.safe import open_safe
+from cloudfree.core.safe_integrity import restamp_manifest
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JP2_DIR = DATA / "s2_l1c_t33uuu_jp2"
@@ -72,4 +73,5 @@ def build_safe(dst_dir: Path, metadata: str = L1C_N0301, dn_offset: int = 0) -> 
                                count=1, dtype=data.dtype, crs=crs, transform=transform,
                                QUALITY=100, REVERSIBLE="YES") as out:
                 out.write(data, 1)
+    restamp_manifest(product)  # a real product's manifest lists the checksums of the files it holds
     return product

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Appended, not prepended: `from conftest import ...` elsewhere in the tests must keep finding test/conftest.py.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import reliability_kit as kit  # noqa: E402
 
@@ -32,12 +33,12 @@ def sample(work) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_masks(tmp_path_factory):
-    """Real CloudFree masks (and confidence) of the sample, made once: 60 m and, with buffer 2, an older 60 m run."""
+    """Real CloudFree masks (and confidence) of the sample, made once: at 60 m, at 10 m, and an older run at 20 m."""
     from cloudfree.core.api import cloud_mask
     folder = tmp_path_factory.mktemp("sample_masks")
     src = Path(shutil.copy2(kit.SAMPLE, folder / "x.tif"))
     cloud_mask(src, folder / "mask60.tif", folder / "conf60.tif", resolution_m=60)
-    cloud_mask(src, folder / "old_mask.tif", folder / "old_conf.tif", resolution_m=60, buffer_px=2)
+    cloud_mask(src, folder / "old_mask.tif", folder / "old_conf.tif", resolution_m=20, buffer_px=2)
     cloud_mask(src, folder / "mask10.tif", resolution_m=10)
     return folder
 

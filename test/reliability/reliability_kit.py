@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Union
 
 import pytest
 
@@ -150,28 +150,6 @@ def raised(call, *args, **kwargs) -> BaseException:
     except Exception as exc:  # noqa: BLE001 - the caller checks its type
         return exc
     pytest.fail(f"{getattr(call, '__name__', call)} returned {result!r} instead of refusing")
-
-
-# --- known engine gaps -------------------------------------------------------------------------------
-
-class EngineGap(AssertionError):
-    """An assertion about a guarantee the engine does not keep yet (the xfail cases raise only this)."""
-
-
-@contextlib.contextmanager
-def engine_gap():
-    """Assertions inside fail as EngineGap; outside, plain AssertionError (a regression, never an xfail)."""
-    try:
-        yield
-    except EngineGap:
-        raise
-    except AssertionError as exc:
-        raise EngineGap(str(exc)) from exc
-
-
-def gap(reason: str):
-    """strict xfail that only an EngineGap satisfies: any other failure still fails the run."""
-    return pytest.mark.xfail(strict=True, raises=EngineGap, reason=reason)
 
 
 # --- inputs ------------------------------------------------------------------------------------------

@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from reliability_kit import (assert_cli_error, assert_no_temporaries, assert_unchanged, cli, engine_gap, gap,
-                             snapshot)
+from cloudfree.core.api import cloud_mask
+from cloudfree.core.errors import InputError
+from cloudfree.core.reconstruct import reconstruct
+from cloudfree.core.scl import scl_mask
+
+from reliability_kit import (assert_api_error, assert_cli_error, assert_no_temporaries, assert_unchanged, cli,
+                             raised, snapshot)
 
 OVERWRITE = "would overwrite the input"
 TWO_OUTPUTS = "Two outputs of this run resolve to the same file"
@@ -268,9 +273,6 @@ def test_train_refuses_missing_output_folder(work):
     assert_no_temporaries(work)
 
 
-@gap("run_batch does not guard its output folder against the input products: `batch DIR -o DIR/<product>.SAFE` "
-     "writes summary.csv and summary.json into the product folder (each scene is then refused by guard_outputs and "
-     "recorded as failed, exit 1) instead of refusing before anything is written with exit 2")
 def test_batch_refuses_output_folder_inside_a_product(work, product):
     """A batch output folder inside a .SAFE would add files to the archived product."""
     (work / "in").mkdir()
@@ -279,9 +281,8 @@ def test_batch_refuses_output_folder_inside_a_product(work, product):
     before = snapshot(work)
     proc = cli("batch", "in", "-o", f"in/{product.name}", "--resolution", "60", cwd=work)
     assert_no_temporaries(work)
-    with engine_gap():
-        assert_unchanged(before, snapshot(work))
-        assert_cli_error(proc, OVERWRITE, product.name)
+    assert_unchanged(before, snapshot(work))
+    assert_cli_error(proc, OVERWRITE, product.name)
 
 
 def test_batch_refuses_output_folder_that_is_a_file(work, product):
@@ -292,5 +293,31 @@ def test_batch_refuses_output_folder_that_is_a_file(work, product):
     before = snapshot(work)
     proc = cli("batch", "in", "-o", "results", "--resolution", "60", cwd=work)
     assert_cli_error(proc, "results")
+    assert_unchanged(before, snapshot(work))
+    assert_no_temporaries(work)
+
+
+
+API = {
+    "cloud_mask-output-is-input": (lambda w: cloud_mask(w / "x.tif", w / "x.tif", resolution_m=60),
+                                   [OVERWRITE, "x.tif"]),
+    "cloud_mask-confidence-is-output": (lambda w: cloud_mask(w / "x.tif", w / "m.tif", w / "sub/../m.tif",
+                                                             resolution_m=60), [TWO_OUTPUTS, "m.tif"]),
+    "scl_mask-output-is-input": (lambda w: scl_mask(w / "scl.tif", w / "./scl.tif"), [OVERWRITE, "scl.tif"]),
+    "reconstruct-output-is-mask": (lambda w: reconstruct(w / "x.tif", w / "mask.tif", w / "mask.tif"),
+                                   [OVERWRITE, "mask.tif"]),
+    "reconstruct-source-is-input": (lambda w: reconstruct(w / "x.tif", w / "mask.tif", w / "r.tif",
+                                                          source=w / "x.tif"), [OVERWRITE, "x.tif"]),
+}
+
+
+@pytest.mark.parametrize("case", list(API))
+def test_api_refuses_clobbering_output(case, work, sample, mask60, scl_raster):
+    """Scripts calling the Python API get the same protection as the CLI: InputError, nothing written."""
+    (work / "sub").mkdir()
+    call, parts = API[case]
+    before = snapshot(work)
+    exc = raised(call, work)
+    assert_api_error(exc, InputError, *parts)
     assert_unchanged(before, snapshot(work))
     assert_no_temporaries(work)
