@@ -63,7 +63,12 @@ def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optio
         source = SafeSource(open_safe(path), bands, resolution_m or 20)
     else:
         with open_raster(str(path)) as ds:
-            count = ds.count
+            count, dtype = ds.count, ds.dtypes[0]
+        if dtype in ("uint8", "int8") and dn_scale is None:
+            raise InputError(
+                f"{Path(str(path)).name} holds 8-bit values (0-255): a display image, not reflectance or Sentinel-2 "
+                "DN, and masks computed from it would be wrong. Use the bands as reflectance or DN; if the values "
+                "really are reflectance x 255, give the DN scale 255 (--dn-scale 255, or dn_scale=255 in Python).")
         mapping = raster_mapping(str(path), count, band_preset, band_mapping)
         source = RasterLayerSource(str(path), mapping, bands, resolution_m, dn_scale, dn_offset)
     try:
