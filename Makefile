@@ -41,12 +41,15 @@ bench-reconstruction: setup
 bench-masks: teachers
 	$(PY) bench/compare_masks.py --threads 2 --json out/bench/compare_masks.json
 
-# Retrain the bundled models from ../shared/data (about 45 min on 2 CPU cores).
+# Retrain the bundled models from ../shared/data with the leave-one-dataset-out protocol
+# (models/README.md; about 2.5 hours on 2 CPU cores, resumable: run it again after a stop).
 training-data: teachers
-	$(PY) -m cloudfree.models.prepare_training_data out/training/scenes.npz
+	$(PY) -m cloudfree.models.prepare_training_data out/training/scenes.npz --human out/training/human.npz
 
 models: training-data
-	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz --steps 100 --epochs 8 --patience 8 --minutes 15
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_s2 --epochs 45
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn --epochs 20
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_rgb --epochs 20
 	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 400
 	$(MAKE) evaluate-models
 

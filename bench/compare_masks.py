@@ -26,7 +26,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -54,7 +53,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOU
     os.environ[_var] = str(build_parser().parse_known_args()[0].threads)
 
 import numpy as np  # noqa: E402
-import rasterio  # noqa: E402
 
 from cloudfree.core.class_raster import decide_classes  # noqa: E402
 from cloudfree.core.errors import CloudFreeError  # noqa: E402
@@ -74,9 +72,16 @@ Models = Dict[str, Tuple[ModelCard, Predictor]]
 
 
 def fold_model(name: str, dataset: str) -> Optional[Path]:
-    """The leave-one-dataset-out model of `name` that never saw `dataset` (models/train_bundled.py), if built."""
-    path = FOLDS_DIR / name / "folds" / dataset / f"{name}_without_{dataset}.onnx"
-    return path if path.is_file() else None
+    """The leave-one-dataset-out model of `name` that never saw `dataset` (models/train_bundled.py), if built.
+
+    It is the shipped recipe's model for that set (the base, or the fold fine-tuned without the set), with
+    decision weights calibrated on the other sets only.
+    """
+    index = FOLDS_DIR / name / "lodo_models.json"
+    if not index.is_file():
+        return None
+    path = json.loads(index.read_text()).get(dataset)
+    return Path(path) if path and Path(path).is_file() else None
 
 
 class UkisRunner:

@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from .bands import check_mapping

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import Cancelled, InputError
 from .model_card import MASK_CLASSES
 from .progress import Feedback
-from .synthetic import IGNORE, TRAIN_BANDS
+from .synthetic import IGNORE
 from .training_data import (PatchSampler, Scene, band_statistics, fixed_patches, split_by_place,
                             without_datasets)
 

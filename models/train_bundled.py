@@ -9,14 +9,18 @@ Per model (band set):
    labels, never on a human label (`exclude_datasets` = every human set).
 2. **Folds**: for each human-labelled set D that has the model's bands, the
    base is fine-tuned on the human sets other than D (half the draws) plus
-   the base data, then predicts D: D's figures come from a model that never
-   saw D.  Fold models go to <workdir>/<model>/folds/<D>/.
+   the base data, then predicts D; the base itself predicts D too.  Either
+   way D's figures come from a model that never saw D.  Fold models go to
+   <workdir>/<model>/folds/<D>/.
 3. **Calibration**: the decision weights (cloud, shadow) used to score D are
-   chosen on the other sets' fold predictions (nested, so D never tunes its
-   own threshold); the shipped weights are chosen on all fold predictions.
-4. **Shipped model**: the base fine-tuned the same way on every human set,
-   exported to models/ with the weights, the fold figures and the protocol
-   in its card.
+   chosen on the other sets' predictions (nested, so D never tunes its own
+   threshold); the shipped weights are chosen on all sets' predictions.
+4. **Shipped model**: of the two variants (base, fine-tuned), the one with
+   the higher mean balanced accuracy over the held-out sets; the fine-tuned
+   variant is then the base fine-tuned on every human set.  It goes to
+   models/ with the weights, both variants' figures and the protocol in its
+   card; <workdir>/<model>/lodo_models.json names the model that never saw
+   each set, with that set's nested weights, for bench/compare_masks.py.
 
 Every stage checkpoints and resumes: run the same command again after a stop.
 Places T49JGM and eolearn (synthetic and teacher labels) are held out for
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -48,9 +53,10 @@ from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, load_set, t
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
 PROTOCOL = ("leave-one-dataset-out: a base model trained on synthetic and teacher labels only; per human-labelled "
-            "set D, the base fine-tuned on the other human sets scores D, with decision weights calibrated on the "
-            "other sets' fold predictions; the shipped model is the base fine-tuned on every human set, with "
-            "weights calibrated on all fold predictions")
+            "set D, (a) the base itself and (b) the base fine-tuned on the other human sets score D, each with "
+            "decision weights calibrated on the other sets' predictions; the variant with the higher mean balanced "
+            "accuracy over the sets is shipped: the base, or the base fine-tuned on every human set, with weights "
+            "calibrated on all sets' predictions")
 log = logging.getLogger("train_bundled")
 
 
@@ -110,12 +116,12 @@ class BandSetTraining:
     def _scenes(self, with_human: bool) -> List[Scene]:
         return load_scenes([self.args.training_set] + ([self.args.human_set] if with_human else []))
 
-    def base(self) -> Dict:
+    def base(self) -> Tuple[Trainer, Dict]:
         started = time.monotonic()
         trainer = Trainer(self.base_config, self._scenes(False), self.workdir / "base")
         summary = trainer.fit()
         summary["minutes_this_call"] = round((time.monotonic() - started) / 60, 1)
-        return summary
+        return trainer, summary
 
     def fine_tune(self, folder: str, exclude: Sequence[str], base: Dict, out_dir: Path, out_name: str,
                   extra_card: Dict) -> Tuple[Path, Dict]:
@@ -125,59 +131,105 @@ class BandSetTraining:
         trainer = Trainer(config, scenes, self.workdir / folder, init_weights=self.workdir / "base" / "best.pt")
         summary = trainer.fit()
         card = build_card(config, summary, scenes, init_model=f"{self.name} base (synthetic and teacher labels)")
-        card["training"]["base"] = {"epochs_run": base["epochs"], "best_epoch": base["best_epoch"],
-                                    "config": {k: v for k, v in asdict(self.base_config).items()
-                                               if k != "architecture"}}
+        card["training"]["base"] = self._base_record(base)
         card.update(extra_card)
         written = export_trained(trainer, out_dir, out_name, card)
         return written["fp32"], summary
 
-    def run(self) -> None:
-        base = self.base()
-        log.info(f"{self.name}: base done ({base['epochs']} epochs, best {base['best_epoch']})")
-        probs: Dict[str, List[np.ndarray]] = {}
-        fold_cards: Dict[str, Path] = {}
+    def _base_record(self, base: Dict) -> Dict:
+        return {"epochs_run": base["epochs"], "best_epoch": base["best_epoch"],
+                "config": {k: v for k, v in asdict(self.base_config).items() if k != "architecture"}}
+
+    def export_base(self, trainer: Trainer, summary: Dict, out_dir: Path, out_name: str, extra_card: Dict) -> Path:
+        card = build_card(self.base_config, summary, self._scenes(False))
+        card.update(extra_card)
+        return export_trained(trainer, out_dir, out_name, card)["fp32"]
+
+    def lodo(self, probs: Dict[str, List[np.ndarray]]) -> Tuple[Dict, Tuple[float, float]]:
+        """Scores of each set with weights calibrated on the other sets (nested), and the weights from all."""
+        samples = {s.name: samples_of(s, probs[s.name]) for s in self.sets}
+        out = {}
         for labelled in self.sets:
             d = labelled.name
-            folder = self.workdir / "folds" / d
-            onnx = folder / f"{self.name}_without_{d}.onnx"
-            if not onnx.is_file():
-                self.fine_tune(f"fold_{d}", [d], base, folder, onnx.stem, {})
-            fold_cards[d] = onnx
-            probs[d] = fold_probabilities(load_card(str(onnx)), labelled)
-            log.info(f"{self.name}: fold without {d} done")
-        lodo, samples = {}, {s.name: samples_of(s, probs[s.name]) for s in self.sets}
-        for labelled in self.sets:
-            d = labelled.name
-            others = [x for k, v in samples.items() if k != d for x in v]
-            weights = calibrate(others)
-            lodo[d] = {"scenes": len(labelled.scenes), "decision_weights": list(weights),
-                       "calibrated_on": sorted(k for k in samples if k != d),
-                       "scores": score_set(labelled, probs[d], weights),
-                       "scores_uncalibrated": score_set(labelled, probs[d], (1.0, 1.0))}
-            self._stamp_fold(fold_cards[d], weights, lodo[d])
-        weights = calibrate([x for v in samples.values() for x in v])
-        (self.workdir / "lodo.json").write_text(json.dumps({"weights": weights, "lodo": lodo}, indent=2))
-        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1],
-                              "calibrated_on": "fold predictions of " + ", ".join(sorted(samples))},
-                 "protocol": PROTOCOL}
-        metrics_key = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
-        path, summary = self.fine_tune("final", [], base, self.args.output, self.name, extra)
-        for variant in (path, path.with_name(f"{self.name}_fp16.onnx")):
-            card = json.loads(variant.with_suffix(".json").read_text())
-            card["metrics"][metrics_key] = lodo
-            card.pop("sha256")
-            write_card(variant, card)
-        log.info(f"{self.name}: shipped with weights {weights}; LODO " + json.dumps(
-            {d: v["scores"] for d, v in lodo.items()}))
+            weights = calibrate([x for k, v in samples.items() if k != d for x in v])
+            out[d] = {"scenes": len(labelled.scenes), "decision_weights": list(weights),
+                      "calibrated_on": sorted(k for k in samples if k != d),
+                      "scores": score_set(labelled, probs[d], weights),
+                      "scores_uncalibrated": score_set(labelled, probs[d], (1.0, 1.0))}
+        return out, calibrate([x for v in samples.values() for x in v])
 
     @staticmethod
-    def _stamp_fold(onnx: Path, weights: Tuple[float, float], lodo: Dict) -> None:
-        card = json.loads(onnx.with_suffix(".json").read_text())
-        card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1],
-                            "calibrated_on": "fold predictions of " + ", ".join(lodo["calibrated_on"])}
-        card.pop("sha256")
-        write_card(onnx, card)
+    def mean_ba(lodo: Dict) -> float:
+        values = [g["balanced_accuracy"] for v in lodo.values() for g in v["scores"].values()
+                  if g.get("balanced_accuracy") is not None and np.isfinite(g["balanced_accuracy"])]
+        return float(np.mean(values)) if values else float("nan")
+
+    def run(self) -> None:
+        base_trainer, base = self.base()
+        log.info(f"{self.name}: base done ({base['epochs']} epochs, best {base['best_epoch']})")
+        base_onnx = self.workdir / "base_export" / f"{self.name}_base.onnx"
+        if not base_onnx.is_file():
+            self.export_base(base_trainer, base, base_onnx.parent, base_onnx.stem, {})
+        variants: Dict[str, Dict[str, List[np.ndarray]]] = {"base": {}, "fine-tuned": {}}
+        models: Dict[str, Dict[str, Path]] = {"base": {}, "fine-tuned": {}}
+        for labelled in self.sets:
+            d = labelled.name
+            onnx = self.workdir / "folds" / d / f"{self.name}_without_{d}.onnx"
+            if not onnx.is_file():
+                self.fine_tune(f"fold_{d}", [d], base, onnx.parent, onnx.stem, {})
+            variants["fine-tuned"][d] = fold_probabilities(load_card(str(onnx)), labelled)
+            variants["base"][d] = fold_probabilities(load_card(str(base_onnx)), labelled)
+            models["fine-tuned"][d], models["base"][d] = onnx, base_onnx
+            log.info(f"{self.name}: fold without {d} done")
+        results = {k: self.lodo(v) for k, v in variants.items()}
+        mean = {k: self.mean_ba(r[0]) for k, r in results.items()}
+        chosen = max(mean, key=lambda k: (mean[k], k == "base"))  # a tie keeps the model that saw no human label
+        lodo, weights = results[chosen]
+        self._write_lodo_models(chosen, models[chosen], lodo)
+        (self.workdir / "lodo.json").write_text(json.dumps(
+            {"chosen": chosen, "mean_balanced_accuracy": mean,
+             "variants": {k: {"weights": r[1], "lodo": r[0]} for k, r in results.items()}}, indent=2))
+        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1],
+                              "calibrated_on": "leave-one-dataset-out predictions of " + ", ".join(sorted(lodo))},
+                 "protocol": PROTOCOL,
+                 "variant": {"chosen": chosen, "mean_lodo_balanced_accuracy": {k: round(v, 4) for k, v in mean.items()},
+                             "why": "the variant with the higher mean balanced accuracy over the held-out sets"}}
+        if chosen == "fine-tuned":
+            path, _ = self.fine_tune("final", [], base, self.args.output, self.name, extra)
+        else:
+            path = self.export_base(base_trainer, base, self.args.output, self.name, extra)
+        metrics_key = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
+        for variant in (path, path.with_name(f"{self.name}_fp16.onnx")):
+            card = json.loads(variant.with_suffix(".json").read_text())
+            card["metrics"][metrics_key] = {"chosen variant": chosen, **lodo}
+            card["metrics"]["leave_one_dataset_out_other_variant"] = {
+                k: r[0] for k, r in results.items() if k != chosen}
+            card.pop("sha256")
+            write_card(variant, card)
+        log.info(f"{self.name}: shipped the {chosen} variant (mean LODO BA {mean}) with weights {weights}; LODO "
+                 + json.dumps({d: v["scores"] for d, v in lodo.items()}))
+
+    def _write_lodo_models(self, chosen: str, models: Dict[str, Path], lodo: Dict) -> None:
+        """Per set, a copy of the model that never saw it with that set's nested weights, for the benchmark."""
+        index = {}
+        for d, onnx in models.items():
+            folder = self.workdir / "lodo_models" / d
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{self.name}_without_{d}.onnx"
+            shutil.copyfile(onnx, target)
+            card = json.loads(onnx.with_suffix(".json").read_text())
+            weights = lodo[d]["decision_weights"]
+            card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1],
+                                "calibrated_on": "leave-one-dataset-out predictions of "
+                                                 + ", ".join(lodo[d]["calibrated_on"])}
+            card["lodo_variant"] = chosen
+            weights_file = (card.get("architecture") or {}).get("weights_file")
+            if weights_file:
+                shutil.copyfile(onnx.parent / weights_file, folder / weights_file)
+            card.pop("sha256")
+            write_card(target, card)
+            index[d] = str(target)
+        (self.workdir / "lodo_models.json").write_text(json.dumps(index, indent=2))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

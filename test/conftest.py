@@ -39,3 +39,18 @@ def safe_l2a_offset(tmp_path_factory, data_dir) -> Path:
 @pytest.fixture(scope="session")
 def safe_l2a_old(tmp_path_factory, data_dir) -> Path:
     return safe_fixture.build_safe(tmp_path_factory.mktemp("l2a_n0212"), safe_fixture.L2A_N0212)
+
+
+@pytest.fixture(scope="session")
+def cloudfree_provider(qgis_processing):
+    """The CloudFree provider registered (once) in headless QGIS; for test/qgis and test/reliability."""
+    from qgis.core import QgsApplication
+
+    from cloudfree.algorithms.provider import CloudFreeProvider
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("cloudfree")
+    if provider is None:
+        provider = CloudFreeProvider()
+        assert registry.addProvider(provider)
+    yield provider

@@ -16,19 +16,6 @@ SAMPLE_L1C = REPO / "sample" / "sen12mscr_cloudy_l1c.tif"
 LAYTON_SCL = DATA / "s2_l2a_shadow_layton" / "2020-06-15" / "SCL.tif"
 
 
-@pytest.fixture(scope="session")
-def cloudfree_provider(qgis_processing):
-    """Registers the CloudFree provider (once) and yields it."""
-    from qgis.core import QgsApplication
-
-    from cloudfree.algorithms.provider import CloudFreeProvider
-
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("cloudfree")
-    if provider is None:
-        provider = CloudFreeProvider()
-        assert registry.addProvider(provider)
-    yield provider
 
 
 @pytest.fixture(scope="session")

@@ -78,17 +78,3 @@ def scl_raster(work) -> Path:
     return dst
 
 
-@pytest.fixture(scope="session")
-def cloudfree_processing(qgis_processing):
-    """The CloudFree provider registered in headless QGIS (the pattern of test/qgis/conftest.py)."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from qgis.core import QgsApplication
-
-    from cloudfree.algorithms.provider import CloudFreeProvider
-
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("cloudfree")
-    if provider is None:
-        provider = CloudFreeProvider()
-        assert registry.addProvider(provider)
-    yield provider

@@ -7,8 +7,6 @@ was left behind.  The helpers here make each of those one call.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Union
 
 import pytest
+from cloudfree.core.model_card import sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample" / "sen12mscr_cloudy_l1c.tif"
@@ -34,14 +33,6 @@ _TEMPORARY = re.compile(r"(^\..*\.cloudfree-)|(\.tmp($|\.))")
 
 # --- snapshots ---------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def snapshot(*roots: PathLike) -> Dict[str, str]:
     """sha256 of every file under each root (a folder, walked recursively, or a single file).
 
@@ -54,10 +45,10 @@ def snapshot(*roots: PathLike) -> Dict[str, str]:
         key = str(path)
         if path.is_symlink():
             target = os.readlink(path)
-            content = _sha256(path) if path.is_file() else "<dir or dangling>"
+            content = sha256_of(path) if path.is_file() else "<dir or dangling>"
             result[key] = f"symlink->{target}|{content}"
         elif path.is_file():
-            result[key] = _sha256(path)
+            result[key] = sha256_of(path)
 
     for root in roots:
         root = Path(root)

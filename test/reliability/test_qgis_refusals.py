@@ -11,7 +11,7 @@ import pytest
 from reliability_kit import (assert_cli_error, assert_no_temporaries, assert_unchanged, cli, copy_model, edit_mtd,
                              error_line, snapshot, truncate_to)
 
-pytestmark = pytest.mark.usefixtures("cloudfree_processing")
+pytestmark = pytest.mark.usefixtures("cloudfree_provider")
 RES_60M = 2  # index of "60 m" in the RESOLUTION enum
 
 

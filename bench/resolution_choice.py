@@ -1,0 +1,79 @@
+"""Which processing resolution suits the 10 m band sets: the same fold models run at 20 m and at 10 m.
+
+For each bundled model and each human-labelled set recorded at 10 m (DrivenData chips, the ukis-csmask
+Sentinel-2 patch), the leave-one-dataset-out fold model that never saw the set runs on it twice: on
+the 2x2-averaged 20 m grid (as the bundled models are trained and run by default) and on the native
+10 m grid.  Scores are on the 10 m labels, with the fold card's decision weights; time is the
+model's inference on the same arrays, so the ratio is the price of 10 m.
+
+    .venv/bin/python bench/resolution_choice.py [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOUDFREE_THREADS"):
+    os.environ.setdefault(_var, "2")
+
+import numpy as np  # noqa: E402
+
+from cloudfree.core.model_card import BUNDLED_MODELS, load_card  # noqa: E402
+from cloudfree.core.runtime import make_predictor  # noqa: E402
+from cloudfree.models.human_labelled import LabelledScene, load_set  # noqa: E402
+from cloudfree.models.train_bundled import score_set  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from compare_masks import cloudfree_classes, fold_model  # noqa: E402
+
+TEN_METRE_SETS = ("drivendata", "ukis_s2")
+
+
+def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print(f"{'model':<16} {'set':<11} {'res':>4} {'cloud BA':>9} {'shadow BA':>10} {'infer s':>8}")
+    for name in BUNDLED_MODELS:
+        for set_name in TEN_METRE_SETS:
+            fold = fold_model(name, set_name)
+            if fold is None:
+                continue
+            card = load_card(str(fold))
+            labelled = load_set(set_name)
+            if not set(card.bands) <= set(labelled.bands):
+                continue
+            predictor = make_predictor(card, engine="onnx", device="cpu")
+            ten = load_set(set_name)  # reread at 10 m: undo the loader's 2x2 average
+            for scene in ten.scenes:
+                scene.bands, scene.factor = _native_bands(set_name, scene), 1
+            for res, ds in ((20, labelled), (10, ten)):
+                started, probs = time.perf_counter(), []
+                for scene in ds.scenes:
+                    cube = np.stack([scene.bands[b] for b in card.bands]).astype(np.float32)
+                    probs.append(cloudfree_classes(predictor, card, cube))
+                seconds = time.perf_counter() - started
+                scores = score_set(ds, [_one_hot(c) for c in probs], (1.0, 1.0))
+                print(f"{name:<16} {set_name:<11} {res:>4} {scores.get('cloud', {}).get('balanced_accuracy', float('nan')):9.3f} "
+                      f"{scores.get('shadow', {}).get('balanced_accuracy', float('nan')):10.3f} {seconds:8.2f}")
+    return 0
+
+
+def _native_bands(set_name: str, scene: LabelledScene):
+    """The scene's reflectance on its 10 m label grid (the loaders give 20 m)."""
+    if set_name == "ukis_s2":
+        from cloudfree.models.human_labelled import DATA, UKIS_ORDER
+        img = np.load(DATA / "s2_labelled_ukis" / "sentinel2.npz")["img"].astype(np.float32)
+        return {b: img[..., i] for i, b in enumerate(UKIS_ORDER)}
+    from cloudfree.models.human_labelled import DATA, read
+    chip = DATA / "s2_l2a_drivendata_chips" / scene.name
+    return {b: read(chip / f"{b}.tif")[0].astype(np.float32) / 10000 for b in ("B02", "B03", "B04", "B08")}
+
+
+def _one_hot(classes: np.ndarray) -> np.ndarray:
+    """Decided classes as (4, H, W) one-hot 'probabilities', so that score_set decides them unchanged."""
+    return (np.arange(4)[:, None, None] == classes[None]).astype(np.float32)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
