@@ -98,8 +98,10 @@ def test_the_model_masks_and_reconstructs_a_real_l1c_raster(which, tmp_path, req
     np.testing.assert_array_equal(filled_dn[:, clear], image_dn[:, clear])  # clear pixels bit for bit
     with rasterio.open(source_path) as s:
         np.testing.assert_array_equal(s.read(1)[clear | masked], masked[clear | masked].astype(np.uint8))
-    # both scenes are partly cloudy (the sample: 98 % masked with the buffer of 2; the crop: 17 % with 1)
-    assert clear.sum() > 1000 and masked.sum() > 1000
+    # the sample is mostly cloud (about 90 % masked with the buffer of 2); the T33UUU crop is nearly clear:
+    # the calibrated cloudfree_s2 masks a few dozen hazy pixels there (buffer 1), where the old model called
+    # 17 % of it shadow over dark forest
+    assert clear.sum() > 1000 and masked.sum() > (1000 if which == "sample_10m" else 20)
     changed = (filled_dn[:, masked] != image_dn[:, masked]).any(axis=0)
     assert changed.mean() > 0.99, "masked pixels were not filled"
     assert result["CHILD_RESULTS"]["reconstruct"]["FILLED_PIXELS"] == int(masked.sum())
