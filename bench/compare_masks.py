@@ -56,12 +56,13 @@ import numpy as np  # noqa: E402
 
 from cloudfree.core.class_raster import decide_classes  # noqa: E402
 from cloudfree.core.errors import CloudFreeError  # noqa: E402
-from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for  # noqa: E402
+from cloudfree.core.evaluation import REFERENCE_SCHEMES, groups_for  # noqa: E402
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
 from cloudfree.core.runtime import Predictor, make_predictor  # noqa: E402
 from cloudfree.core.scl import scl_to_classes  # noqa: E402
-from cloudfree.core.tiling import fit_patch_size, predict_blended  # noqa: E402
-from cloudfree.models.human_labelled import LabelledScene as Scene, LabelledSet as Dataset, load_set, read  # noqa: E402
+from cloudfree.core.masking import array_probabilities  # noqa: E402
+from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset, evaluate_classes,  # noqa: E402
+                                             load_set, read)
 
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
 S2C_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
@@ -108,11 +109,7 @@ class UkisRunner:
 
 def cloudfree_classes(predictor: Predictor, card: ModelCard, cube: np.ndarray, batch: int = 4) -> np.ndarray:
     """Classes (H, W) of a (bands, H, W) reflectance cube, tiled, blended and decided as core/masking.py does."""
-    _, h, w = cube.shape
-    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
-    data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]
-    probs = predict_blended(predictor, data, patch, min(card.overlap, patch // 2), batch)
-    return decide_classes(probs, weights=card.decision_weights)
+    return decide_classes(array_probabilities(predictor, card, cube, batch), weights=card.decision_weights)
 
 
 BLUE_THRESHOLD = 0.2  # a plain rule: blue (B02) reflectance above it is cloud
@@ -167,14 +164,7 @@ def run_accuracy(ds: Dataset, models: Models, threads: int) -> Dict[str, Any]:
     else:
         out["methods"]["sen2cor_scl"] = {"n/a": "no SCL in this dataset"}
     for name, fn in methods.items():
-        ev = Evaluation(groups_for(scheme))
-        for s in ds.scenes:
-            cls = np.repeat(np.repeat(fn(s), s.factor, axis=0), s.factor, axis=1)
-            mask = np.full(s.reference.shape, 255, np.uint8)
-            mask[:cls.shape[0], :cls.shape[1]] = cls  # odd-sized labels: the last row/column stays 255
-            mask[~s.valid] = 255
-            ev.add(mask, s.reference, scheme)
-        out["methods"][name] = {"scores": ev.scores()}
+        out["methods"][name] = {"scores": evaluate_classes(ds, [fn(s) for s in ds.scenes]).scores()}
     why = "bands missing (needs B01 B02 B04 B05 B08 B8A B09 B10 B11 B12)"
     if "shadow" in groups_for(scheme) and "cloud" not in groups_for(scheme):
         why += "; no shadow class (the CLP layer is cloud only)"

@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from .errors import CloudFreeError, InputError
 from .inputs import is_safe_input
+from .outputs import pid_alive
 from .progress import Feedback, SubFeedback
 
 SUMMARY_COLUMNS = ["scene", "date", "tile", "cloud_percent", "shadow_percent", "seconds", "status", "mask",
@@ -197,21 +198,13 @@ def _take_claim(paths: ScenePaths, tmp: Path, host: str) -> None:
                 other = json.loads(paths.claim.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 other = None
-            if other and other.get("pid") != os.getpid() and (other.get("host") != host or _alive(other.get("pid"))):
+            if other and other.get("pid") != os.getpid() and (other.get("host") != host or pid_alive(other.get("pid"))):
                 raise SceneBusy(f"{paths.scene} is being processed by {other.get('worker', 'another process')} "
                                 "(another batch on the same output folder); skipped here.") from None
             paths.claim.unlink(missing_ok=True)  # a dead process's claim, or an unreadable one
             continue
         return
     raise SceneBusy(f"{paths.scene}: could not claim it ({paths.claim}); skipped here.")
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True
 
 
 def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options: BatchOptions = BatchOptions(),

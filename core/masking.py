@@ -26,7 +26,7 @@ from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
 from .pipeline import AsyncWriter, RowReader, StageClock
 from .progress import Feedback
 from .runtime import Predictor
-from .tiling import fit_patch_size, patch_starts, patch_weights
+from .tiling import fit_patch_size, patch_starts, patch_weights, predict_blended
 
 
 class BandSource(Protocol):
@@ -212,3 +212,12 @@ def source_inputs(source: BandSource) -> list:
     """The files or product folder a band source reads: what no output may touch."""
     product = getattr(source, "product", None)
     return [product.path] if product is not None else [getattr(source, "path", None)]
+
+
+def array_probabilities(predictor: Predictor, card: ModelCard, cube: np.ndarray, batch_size: int = 4) -> np.ndarray:
+    """(4, H, W) class probabilities of an in-memory (bands, H, W) reflectance cube, normalised, tiled and
+    blended as a scene is; for labelled patches (benchmarks, fold scoring) that need no streaming."""
+    _, h, w = cube.shape
+    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
+    data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]
+    return predict_blended(predictor, data, patch, min(card.overlap, patch // 2), batch_size)

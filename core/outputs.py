@@ -80,10 +80,11 @@ TEMP_TAG = ".cloudfree-"
 _TEMP_NAME = re.compile(r"^\..+\.cloudfree-(\d+)-[0-9a-f]{8}\.(tif|qml|bak)(\.aux\.xml)?$")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid) -> bool:
+    """Whether a process with this id exists on this machine (one we may not signal counts as alive)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -99,7 +100,7 @@ def remove_stale_temporaries(folder: Path) -> List[Path]:
         return removed
     for entry in entries:
         m = _TEMP_NAME.match(entry.name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(m.group(1)):
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
@@ -124,7 +125,7 @@ def verify_raster(path: Path) -> None:
                 ds.read(window=window)
             for level in ds.overviews(1):
                 ds.read(1, out_shape=(max(1, ds.height // level), max(1, ds.width // level)))
-    except (rasterio.errors.RasterioError, OSError) as exc:
+    except GDAL_ERRORS as exc:
         raise OutputWriteError(f"Writing {path.name} failed ({exc}); the existing outputs were kept.") from exc
 
 

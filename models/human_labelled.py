@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import rasterio
 
+from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
 from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
 from cloudfree.core.teachers import THICK_BRIGHTNESS
 from cloudfree.core.training_data import Scene, SceneRecord
@@ -127,6 +128,20 @@ HUMAN_SETS = tuple(LOADERS)
 
 def load_set(name: str, data: Path = DATA, limit: int = 0) -> LabelledSet:
     return LOADERS[name](data, limit)
+
+
+# -- scoring on the labels' own grid ----------------------------------------------------------
+def evaluate_classes(labelled: LabelledSet, classes: Sequence[np.ndarray]) -> Evaluation:
+    """Pooled scores of class maps (processing grid, one per scene) repeated back onto each label grid."""
+    scheme = REFERENCE_SCHEMES[labelled.scheme]
+    ev = Evaluation(groups_for(scheme))
+    for scene, cls in zip(labelled.scenes, classes):
+        cls = np.repeat(np.repeat(cls, scene.factor, axis=0), scene.factor, axis=1)
+        mask = np.full(scene.reference.shape, 255, np.uint8)  # odd-sized labels: the last row/column stays 255
+        mask[:cls.shape[0], :cls.shape[1]] = cls[:mask.shape[0], :mask.shape[1]]
+        mask[~scene.valid] = 255
+        ev.add(mask, scene.reference, scheme)
+    return ev
 
 
 # -- labels for training ----------------------------------------------------------------------

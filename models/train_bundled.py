@@ -41,14 +41,13 @@ import numpy as np
 
 from cloudfree.core.calibration import CalibrationSample, calibrate
 from cloudfree.core.class_raster import decide_classes
-from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
+from cloudfree.core.masking import array_probabilities
 from cloudfree.core.model_card import MODELS_DIR, ModelCard, load_card, write_card
 from cloudfree.core.runtime import make_predictor
-from cloudfree.core.tiling import fit_patch_size, predict_blended
 from cloudfree.core.train_model import build_card, export_trained
 from cloudfree.core.training import BAND_SETS, TrainConfig, Trainer
 from cloudfree.core.training_data import Scene, load_scenes
-from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, load_set, training_labels
+from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, evaluate_classes, load_set, training_labels
 
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
@@ -70,28 +69,13 @@ def fine_tune_config(base: TrainConfig, exclude: Sequence[str], mean: List[float
 def fold_probabilities(card: ModelCard, labelled: LabelledSet) -> List[np.ndarray]:
     """Blended class probabilities (4, H, W) of each scene of a set, as the engine computes them."""
     predictor = make_predictor(card, engine="onnx", device="cpu")
-    mean = np.float32(card.mean)[:, None, None]
-    std = np.float32(card.std)[:, None, None]
-    out = []
-    for scene in labelled.scenes:
-        cube = np.stack([scene.bands[b] for b in card.bands]).astype(np.float32)
-        _, h, w = cube.shape
-        patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
-        out.append(predict_blended(predictor, (cube - mean) / std, patch, min(card.overlap, patch // 2)))
-    return out
+    return [array_probabilities(predictor, card, np.stack([s.bands[b] for b in card.bands]).astype(np.float32))
+            for s in labelled.scenes]
 
 
 def score_set(labelled: LabelledSet, probs: Sequence[np.ndarray], weights: Tuple[float, float]) -> Dict:
     """Scores on the set's own label grid (classes repeated back onto it), as bench/compare_masks.py does."""
-    scheme = REFERENCE_SCHEMES[labelled.scheme]
-    ev = Evaluation(groups_for(scheme))
-    for scene, p in zip(labelled.scenes, probs):
-        cls = decide_classes(p, weights=weights)
-        cls = np.repeat(np.repeat(cls, scene.factor, axis=0), scene.factor, axis=1)
-        mask = np.full(scene.reference.shape, 255, np.uint8)
-        mask[:cls.shape[0], :cls.shape[1]] = cls[:mask.shape[0], :mask.shape[1]]
-        mask[~scene.valid] = 255
-        ev.add(mask, scene.reference, scheme)
+    ev = evaluate_classes(labelled, [decide_classes(p, weights=weights) for p in probs])
     keep = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "reference_pixels")
     return {g: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items() if k in keep}
             for g, s in ev.scores().items() if g in ("cloud", "shadow")}
