@@ -12,7 +12,7 @@ setup:
 demo: setup
 	mkdir -p out/demo
 	$(PY) -m cloudfree cloudmask sample/sen12mscr_cloudy_l1c.tif -o out/demo/sample_mask.tif \
-		--confidence out/demo/sample_confidence.tif --resolution 20
+		--confidence out/demo/sample_confidence.tif
 	@echo "Styled outputs (open in QGIS; the .qml beside each applies the style):"
 	@echo "  $(CURDIR)/out/demo/sample_mask.tif        classes 0 clear, 1 thick cloud, 2 thin cloud, 3 shadow, 255 no data"
 	@echo "  $(CURDIR)/out/demo/sample_confidence.tif  per-class confidence in percent (4 bands)"

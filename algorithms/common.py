@@ -27,7 +27,6 @@ CONFIDENCE_STYLE = RESOURCES / "confidence.qml"
 
 #: Values of the RESOLUTION enum, in metres, in the order of its options.
 RESOLUTIONS_M = [10, 20, 60]
-DEFAULT_RESOLUTION_INDEX = 1
 SAFE_FILTER = "Sentinel-2 products (*.zip *.SAFE MTD_MSIL1C.xml MTD_MSIL2A.xml);;All files (*)"
 
 #: A layer opened through GDAL's SENTINEL2 driver: SENTINEL2_L1C:<path to MTD xml>:10m:EPSG_32633
@@ -196,10 +195,10 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             self.SAFE, safe_description, behavior=QgsProcessingParameterFile.File,
             optional=True, fileFilter=SAFE_FILTER))
 
-    def add_resolution_parameter(self) -> None:
+    def add_resolution_parameter(self, default_m: int = 20) -> None:
         self.addParameter(QgsProcessingParameterEnum(
             self.RESOLUTION, self.tr("Processing resolution"), options=[f"{r} m" for r in RESOLUTIONS_M],
-            defaultValue=DEFAULT_RESOLUTION_INDEX))
+            defaultValue=RESOLUTIONS_M.index(default_m)))
 
     def add_buffer_parameter(self) -> None:
         self.addParameter(QgsProcessingParameterNumber(

@@ -54,15 +54,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOU
 
 import numpy as np  # noqa: E402
 
-from cloudfree.core.class_raster import decide_classes  # noqa: E402
+from cloudfree.core.shadow_geometry import SunAngles  # noqa: E402
 from cloudfree.core.errors import CloudFreeError  # noqa: E402
 from cloudfree.core.evaluation import REFERENCE_SCHEMES, groups_for  # noqa: E402
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
 from cloudfree.core.runtime import Predictor, make_predictor  # noqa: E402
 from cloudfree.core.scl import scl_to_classes  # noqa: E402
 from cloudfree.core.masking import array_probabilities  # noqa: E402
-from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset, evaluate_classes,  # noqa: E402
-                                             load_set, read)
+from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset,  # noqa: E402
+                                             engine_classes, evaluate_classes, load_set, read)
 
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
 S2C_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
@@ -107,9 +107,12 @@ class UkisRunner:
         return m._csm()[..., 0]
 
 
-def cloudfree_classes(predictor: Predictor, card: ModelCard, cube: np.ndarray, batch: int = 4) -> np.ndarray:
-    """Classes (H, W) of a (bands, H, W) reflectance cube, tiled, blended and decided as core/masking.py does."""
-    return decide_classes(array_probabilities(predictor, card, cube, batch), weights=card.decision_weights)
+def cloudfree_classes(predictor: Predictor, card: ModelCard, bands: Bands, pixel_m: float,
+                      sun: Optional[SunAngles] = None, batch: int = 4) -> np.ndarray:
+    """Classes (H, W) of a scene's bands, tiled, blended and decided as `cloudfree cloudmask` does by default
+    (decision weights, then shadow geometry)."""
+    probs = array_probabilities(predictor, card, stack(bands, card.bands, 0), batch)
+    return engine_classes(probs, card.decision_weights, pixel_m, sun)
 
 
 BLUE_THRESHOLD = 0.2  # a plain rule: blue (B02) reflectance above it is cloud
@@ -151,9 +154,8 @@ def run_accuracy(ds: Dataset, models: Models, threads: int) -> Dict[str, Any]:
             else:
                 card = load_card(str(fold))
                 pred = make_predictor(card, engine="onnx", device="cpu")
-                methods[f"{name} (LODO)"] = lambda s, c=card, p=pred: cloudfree_classes(p, c, stack(s.bands, c.bands, 0))
-            methods[f"{name} (shipped)"] = lambda s, m=models[name]: cloudfree_classes(m[1], m[0],
-                                                                                      stack(s.bands, m[0].bands, 0))
+                methods[f"{name} (LODO)"] = lambda s, c=card, p=pred: cloudfree_classes(p, c, s.bands, s.pixel_m, s.sun)
+            methods[f"{name} (shipped)"] = lambda s, m=models[name]: cloudfree_classes(m[1], m[0], s.bands, s.pixel_m, s.sun)
     if "B02" in have:
         methods["blue_threshold"] = lambda s: blue_threshold(s.bands)
     ukis_bands = [b for b in UKIS_NAMES if b in have]
@@ -191,8 +193,7 @@ def run_throughput(path: Path, models: Models, sizes: List[int], repeats: int, t
         bands = {b: np.tile(a, (reps, reps))[:size, :size].copy() for b, a in base.items()}
         jobs: Dict[str, Callable[[], np.ndarray]] = {}
         for name, (card, predictor) in models.items():
-            cube = stack(bands, card.bands, 0)
-            jobs[name] = lambda c=card, p=predictor, x=cube: np.isin(cloudfree_classes(p, c, x), (1, 2))
+            jobs[name] = lambda c=card, p=predictor: np.isin(cloudfree_classes(p, c, bands, 20.0), (1, 2))
         ukis, img = UkisRunner(ukis_bands, "l1c", threads), stack(bands, ukis_bands, -1)
         jobs["ukis_6b_l1c"] = lambda: ukis(img) == 1
         s2c = stack(bands, S2C_BANDS, -1)[None]

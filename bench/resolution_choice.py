@@ -22,8 +22,7 @@ import numpy as np  # noqa: E402
 
 from cloudfree.core.model_card import BUNDLED_MODELS, load_card  # noqa: E402
 from cloudfree.core.runtime import make_predictor  # noqa: E402
-from cloudfree.models.human_labelled import LabelledScene, load_set  # noqa: E402
-from cloudfree.models.train_bundled import score_set  # noqa: E402
+from cloudfree.models.human_labelled import LabelledScene, evaluate_classes, load_set  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from compare_masks import cloudfree_classes, fold_model  # noqa: E402
@@ -46,14 +45,12 @@ def main() -> int:
             predictor = make_predictor(card, engine="onnx", device="cpu")
             ten = load_set(set_name)  # reread at 10 m: undo the loader's 2x2 average
             for scene in ten.scenes:
-                scene.bands, scene.factor = _native_bands(set_name, scene), 1
+                scene.bands, scene.factor, scene.pixel_m = _native_bands(set_name, scene), 1, 10.0
             for res, ds in ((20, labelled), (10, ten)):
-                started, probs = time.perf_counter(), []
-                for scene in ds.scenes:
-                    cube = np.stack([scene.bands[b] for b in card.bands]).astype(np.float32)
-                    probs.append(cloudfree_classes(predictor, card, cube))
+                started = time.perf_counter()
+                classes = [cloudfree_classes(predictor, card, s.bands, s.pixel_m, s.sun) for s in ds.scenes]
                 seconds = time.perf_counter() - started
-                scores = score_set(ds, [_one_hot(c) for c in probs], (1.0, 1.0))
+                scores = {g: v for g, v in evaluate_classes(ds, classes).scores().items()}
                 print(f"{name:<16} {set_name:<11} {res:>4} {scores.get('cloud', {}).get('balanced_accuracy', float('nan')):9.3f} "
                       f"{scores.get('shadow', {}).get('balanced_accuracy', float('nan')):10.3f} {seconds:8.2f}")
     return 0
@@ -68,11 +65,6 @@ def _native_bands(set_name: str, scene: LabelledScene):
     from cloudfree.models.human_labelled import DATA, read
     chip = DATA / "s2_l2a_drivendata_chips" / scene.name
     return {b: read(chip / f"{b}.tif")[0].astype(np.float32) / 10000 for b in ("B02", "B03", "B04", "B08")}
-
-
-def _one_hot(classes: np.ndarray) -> np.ndarray:
-    """Decided classes as (4, H, W) one-hot 'probabilities', so that score_set decides them unchanged."""
-    return (np.arange(4)[:, None, None] == classes[None]).astype(np.float32)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
+from .bands import DEFAULT_MASK_RESOLUTION_M
 from .inputs import available_bands, open_band_source
 from .masking import MaskResult, ScenePlan, plan_scene, run_mask
 from .model_card import AUTO_MODEL, ModelCard, choose_bundled_model, load_card
@@ -17,13 +18,14 @@ __all__ = ["cloud_mask", "open_scene", "scl_mask", "MaskResult", "SclResult", "O
 
 
 def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None,
-               model: Optional[str] = None, resolution_m: Optional[int] = 20,
+               model: Optional[str] = None, resolution_m: Optional[int] = DEFAULT_MASK_RESOLUTION_M,
                band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                dn_scale: Optional[float] = None, dn_offset: float = 0.0,
                device: str = "auto", engine: str = "onnx", batch_size: int = 4,
                patch_size: Optional[int] = None, overlap: Optional[int] = None,
                buffer_px: int = 0, feedback: Optional[Feedback] = None,
-               opened: Optional["OpenedScene"] = None, keep_session: bool = False) -> MaskResult:
+               opened: Optional["OpenedScene"] = None, keep_session: bool = False,
+               shadow_geometry: bool = True) -> MaskResult:
     """Mask clouds and shadows of a raster or .SAFE product with a U-Net model.
 
     `model` is a bundled model name or an .onnx path with its card beside it;
@@ -32,6 +34,8 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
     already opened by `open_scene` (a batch reads the next scene ahead).
     `keep_session`: keep the inference session for the next call in this
     process (batches; off by default so that QGIS gets its memory back).
+    `shadow_geometry`: shadow that no cloud can cast becomes clear
+    (core.shadow_geometry); on by default.
     """
     feedback = feedback or Feedback()
     scene = opened or open_scene(input, model, resolution_m, band_preset, band_mapping, dn_scale, dn_offset,
@@ -45,7 +49,7 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
         predictor = (cached_predictor(scene.card, engine, device) if keep_session
                      else make_predictor(scene.card, engine=engine, device=device))
         return run_mask(scene.source, predictor, scene.card, output, confidence, patch_size, overlap,
-                        batch_size, buffer_px, feedback, scene.plan)
+                        batch_size, buffer_px, feedback, scene.plan, shadow_geometry)
     finally:
         scene.close()
 
@@ -64,7 +68,8 @@ class OpenedScene:
         self.source.close()
 
 
-def open_scene(input: str | Path, model: Optional[str] = None, resolution_m: Optional[int] = 20,
+def open_scene(input: str | Path, model: Optional[str] = None,
+               resolution_m: Optional[int] = DEFAULT_MASK_RESOLUTION_M,
                band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                dn_scale: Optional[float] = None, dn_offset: float = 0.0, patch_size: Optional[int] = None,
                overlap: Optional[int] = None) -> OpenedScene:

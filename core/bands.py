@@ -16,6 +16,10 @@ NATIVE_RESOLUTION_M: Dict[str, int] = {
     "B08": 10, "B8A": 20, "B09": 60, "B10": 60, "B11": 20, "B12": 20,
 }
 ALL_BANDS: List[str] = list(NATIVE_RESOLUTION_M)
+#: The cloud mask's default processing resolution.  The bundled models train at 20 m, yet run at 10 m
+#: they score higher on every human-labelled 10 m set (bench/resolution_choice.py: cloudfree_s2 on the
+#: ukis-csmask S2 patch, shadow BA 0.863 at 20 m against 0.927 at 10 m), for 4x the inference time.
+DEFAULT_MASK_RESOLUTION_M = 10
 L2A_BANDS: List[str] = [b for b in ALL_BANDS if b != "B10"]
 
 #: Preset name -> band order of the input raster (band 1 first).

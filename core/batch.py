@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
+from .bands import DEFAULT_MASK_RESOLUTION_M
 from .errors import CloudFreeError, InputError
 from .inputs import is_safe_input
 from .outputs import pid_alive
@@ -39,11 +40,12 @@ class BatchOptions:
     """What to do with each scene (picklable: it travels to Dask workers)."""
 
     model: Optional[str] = None
-    resolution_m: int = 20
+    resolution_m: int = DEFAULT_MASK_RESOLUTION_M
     device: str = "auto"
     engine: str = "onnx"
     batch_size: int = 4
     buffer_px: int = 0
+    shadow_geometry: bool = True
     confidence: bool = False
     reconstruct: bool = False
 
@@ -244,7 +246,7 @@ def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options:
                             model=options.model, resolution_m=options.resolution_m, device=options.device,
                             engine=options.engine, batch_size=options.batch_size, buffer_px=options.buffer_px,
                             feedback=SubFeedback(feedback, 0.0, 60.0 if options.reconstruct else 100.0),
-                            opened=opened, keep_session=True)
+                            opened=opened, keep_session=True, shadow_geometry=options.shadow_geometry)
         opened = None
         row = {"scene": paths.scene, "date": info.sensing_time[:10], "tile": info.tile,
                "cloud_percent": round(result.cloud_percent, 3), "shadow_percent": round(result.shadow_percent, 3),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import rasterio
@@ -18,6 +18,7 @@ from .grid import Grid
 from .model_card import MASK_CLASSES, NODATA_CLASS
 from .morphology import buffer_classes
 from .outputs import MASK_STYLE, OutputSet
+from .shadow_geometry import GeometryInput, GeometryReport, raster_zone
 
 STRIP_ROWS = 1024
 CLASS_DESCRIPTION = "CloudFree classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data"
@@ -29,6 +30,7 @@ class CoverStats:
 
     counts: dict
     valid: int
+    geometry: Optional[GeometryReport] = None  # what the shadow-geometry check did, when it ran
 
     def percent(self, *classes: int) -> float:
         return 100.0 * sum(self.counts.get(c, 0) for c in classes) / self.valid if self.valid else 0.0
@@ -56,23 +58,37 @@ class CoverFigures:
         return self.stats.shadow_percent
 
 
-def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int) -> CoverStats:
-    """Buffer the raw classes window by window (with halo rows) and count the result."""
+def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int,
+                        geometry: Optional[GeometryInput] = None) -> CoverStats:
+    """Check shadows against cloud geometry, buffer the raw classes window by window (with halo rows), count.
+
+    `geometry` (pixel size in metres, sun angles or None) turns on
+    core.shadow_geometry: shadow that no cloud can cast becomes clear before
+    buffering, so a dark lake is neither shadow nor buffered as one.
+    """
     counts = np.zeros(256, np.int64)
-    if buffer_px > 0:
-        writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+    removed = 0
     with rasterio.open(raw) as src:
+        zone = None
+        if geometry is not None:
+            zone = raster_zone(lambda y, h: src.read(1, window=Window(0, y, grid.width, h)), grid.height,
+                               geometry.pixel_m, geometry.sun, STRIP_ROWS)
+        rewrite = buffer_px > 0 or (zone is not None and zone.zone is not None)
+        if rewrite:
+            writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         for y in range(0, grid.height, STRIP_ROWS):
             h = min(STRIP_ROWS, grid.height - y)
-            if buffer_px > 0:
-                top, bottom = max(0, y - buffer_px), min(grid.height, y + h + buffer_px)
-                block = src.read(1, window=Window(0, top, grid.width, bottom - top))
-                block = buffer_classes(block, buffer_px)[y - top:y - top + h]
+            top, bottom = max(0, y - buffer_px), min(grid.height, y + h + buffer_px)
+            block = src.read(1, window=Window(0, top, grid.width, bottom - top))
+            if zone is not None:
+                shadow_before = int((block[y - top:y - top + h] == 3).sum())
+                block, _ = zone.apply(block, top)
+                removed += shadow_before - int((block[y - top:y - top + h] == 3).sum())
+            block = buffer_classes(block, buffer_px)[y - top:y - top + h]
+            if rewrite:
                 writer.write(block, Window(0, y, grid.width, h))
-            else:
-                block = src.read(1, window=Window(0, y, grid.width, h))
             counts += np.bincount(block.ravel(), minlength=256)
-    if buffer_px > 0:
+    if rewrite:
         writer.close()
         raw = writer.path
     valid = int(counts[list(MASK_CLASSES)].sum())
@@ -81,7 +97,11 @@ def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, 
             "Every pixel of the input is no data (zero or the raster's no-data value in all bands); "
             "check the band mapping and that the layer covers imagery.")
     outputs.publish(raw, final, "NEAREST", MASK_STYLE)
-    return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid)
+    report = None
+    if zone is not None:
+        zone.report.removed = removed
+        report = zone.report
+    return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid, report)
 
 
 def decide_classes(probs: np.ndarray, axis: int = 0, weights: Tuple[float, float] = (1.0, 1.0)) -> np.ndarray:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from .bands import PRESETS
+from .bands import DEFAULT_MASK_RESOLUTION_M, PRESETS
 from .cli_batch import add_batch_parser, run_batch_command
 from .cli_recon import COMMANDS as RECON_COMMANDS, add_recon_parsers, run_recon_command
 from .errors import InputError, describe_error
@@ -23,10 +23,11 @@ from .runtime import DEVICES
 from .training import BAND_SETS  # numpy only: torch loads when training starts
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, resolution_m: int) -> None:
     p.add_argument("input", help="raster file, .SAFE folder, .SAFE .zip, or MTD_MSIL*.xml")
     p.add_argument("-o", "--output", required=True, help="output class raster (.tif, Cloud Optimized GeoTIFF)")
-    p.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20, help="processing resolution in metres (default 20)")
+    p.add_argument("--resolution", type=int, choices=(10, 20, 60), default=resolution_m,
+                   help=f"processing resolution in metres (default {resolution_m})")
     p.add_argument("--buffer", type=int, default=0, help="grow clouds and shadows by this many pixels (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cloudfree", description="Sentinel-2 cloud and shadow masks.")
     sub = parser.add_subparsers(dest="command", required=True)
     cm = sub.add_parser("cloudmask", help="mask clouds and shadows with a U-Net model")
-    _common(cm)
+    _common(cm, DEFAULT_MASK_RESOLUTION_M)
     cm.add_argument("--confidence", help="optional per-class confidence raster (.tif, percent)")
     cm.add_argument("--model", help="bundled model name or .onnx path with its .json card (default: bundled)")
     cm.add_argument("--bands", choices=sorted(PRESETS), help="band preset of a plain raster (default: from band count)")
@@ -47,8 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("--batch-size", type=int, default=4)
     cm.add_argument("--patch-size", type=int, default=0, help="0: the model card's, fitted to small rasters")
     cm.add_argument("--overlap", type=int, default=-1, help="-1: the model card's")
+    cm.add_argument("--no-shadow-geometry", action="store_true",
+                    help="keep every shadow the model finds (default: shadow that no cloud can cast, from the sun "
+                         "angles or the scene's own cloud-shadow offset, becomes clear)")
     sc = sub.add_parser("sclmask", help="the same classes from a Sen2Cor SCL band (L2A)")
-    _common(sc)
+    _common(sc, 20)  # SCL's native resolution
     sc.add_argument("--scl-band", type=int, default=1, help="band number of SCL in a plain raster (default 1)")
     sub.add_parser("models", help="list the bundled models")
     _training_parsers(sub)
@@ -86,7 +90,8 @@ def _training_parsers(sub) -> None:
                     help="image raster or .SAFE to mask with --model first (repeat; instead of --mask)")
     ev.add_argument("--model", help="model for --image: bundled name, .onnx path, or auto (default)")
     ev.add_argument("--bands", choices=sorted(PRESETS), help="band preset of the --image rasters")
-    ev.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20)
+    ev.add_argument("--resolution", type=int, choices=(10, 20, 60), default=DEFAULT_MASK_RESOLUTION_M,
+                    help=f"resolution of --image masks (default {DEFAULT_MASK_RESOLUTION_M}, as cloudmask)")
     ev.add_argument("--reference", action="append", required=True, help="reference raster (repeat, same order)")
     ev.add_argument("--reference-classes", default="cloudfree",
                     help="coding of the references: cloudfree, cloud_binary, shadow_binary, scl, ukis, or 'value=class,...'")
@@ -217,7 +222,8 @@ def _run(args, feedback) -> int:
     if args.command == "cloudmask":
         result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
                             args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,
-                            args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback)
+                            args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback,
+                            shadow_geometry=not args.no_shadow_geometry)
     else:
         result = scl_mask(args.input, args.output, args.resolution, args.buffer, args.scl_band, feedback)
     feedback.close()

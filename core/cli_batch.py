@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from .bands import DEFAULT_MASK_RESOLUTION_M
 from .progress import Feedback, TqdmFeedback
 from .runtime import DEVICES
 
@@ -18,7 +18,8 @@ def add_batch_parser(sub) -> None:
                    help="folder for <scene>_mask.tif (+ _confidence.tif, _reconstructed.tif), <scene>.done.json "
                         "records and summary.csv/json; scenes already done there are skipped")
     b.add_argument("--model", help="bundled model name or .onnx path (default: best bundled for each product)")
-    b.add_argument("--resolution", type=int, choices=(10, 20, 60), default=20, help="processing resolution (m)")
+    b.add_argument("--resolution", type=int, choices=(10, 20, 60), default=DEFAULT_MASK_RESOLUTION_M,
+                   help=f"processing resolution (m, default {DEFAULT_MASK_RESOLUTION_M})")
     b.add_argument("--buffer", type=int, default=0, help="grow clouds and shadows by this many pixels")
     b.add_argument("--confidence", action="store_true", help="also write per-class confidence rasters")
     b.add_argument("--reconstruct", action="store_true", help="also reconstruct each scene under its clouds")
@@ -29,6 +30,8 @@ def add_batch_parser(sub) -> None:
                                        "see the same paths")
     b.add_argument("--gpu-workers", action="store_true",
                    help="run scenes only on Dask workers started with --resources 'GPU=1', on CUDA")
+    b.add_argument("--no-shadow-geometry", action="store_true",
+                   help="keep every shadow the model finds (default: shadow no cloud can cast becomes clear)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -36,7 +39,7 @@ def run_batch_command(args: argparse.Namespace, overall: Feedback) -> int:
     from .batch import BatchOptions, run_batch
     options = BatchOptions(model=args.model, resolution_m=args.resolution, device=args.device, engine=args.engine,
                            batch_size=args.batch_size, buffer_px=args.buffer, confidence=args.confidence,
-                           reconstruct=args.reconstruct)
+                           reconstruct=args.reconstruct, shadow_geometry=not args.no_shadow_geometry)
     result = run_batch(args.inputs, args.output_dir, options, scheduler=args.scheduler, gpu_workers=args.gpu_workers,
                        feedback=overall, scene_feedback=None if args.scheduler else _scene_bar)
     if hasattr(overall, "close"):

@@ -26,6 +26,7 @@ from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
 from .pipeline import AsyncWriter, RowReader, StageClock
 from .progress import Feedback
 from .runtime import Predictor
+from .shadow_geometry import GeometryInput, pixel_metres
 from .tiling import fit_patch_size, patch_starts, patch_weights, predict_blended
 
 
@@ -109,11 +110,14 @@ def plan_scene(source: BandSource, card: ModelCard, patch_size: Optional[int] = 
 def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: str | Path,
              confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
              overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
-             feedback: Optional[Feedback] = None, plan: Optional[ScenePlan] = None) -> MaskResult:
+             feedback: Optional[Feedback] = None, plan: Optional[ScenePlan] = None,
+             shadow_geometry: bool = True) -> MaskResult:
     """Mask one scene and write the class raster (and optional confidence) atomically.
 
     Reading, inference and writing run on three threads (core.pipeline);
     `plan` is a scene whose reading a batch already started (plan_scene).
+    `shadow_geometry`: shadow that no cloud can cast (core.shadow_geometry,
+    with the source's sun angles when it has them) becomes clear.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -126,14 +130,15 @@ def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: 
         conf_path = check_output_path(confidence) if confidence else None
         guard_outputs([output, conf_path], source_inputs(source))
         plan = plan or plan_scene(source, card, patch_size, overlap)
-        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started)
+        geometry = scene_geometry(source) if shadow_geometry else None
+        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started, geometry)
     finally:
         if plan is not None:
             plan.close()
 
 
 def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Optional[Path], batch_size: int,
-            buffer_px: int, feedback: Feedback, started: float) -> MaskResult:
+            buffer_px: int, feedback: Feedback, started: float, geometry: Optional[GeometryInput]) -> MaskResult:
     card, grid, patch, ov, ys, xs = plan.card, plan.source.grid, plan.patch, plan.overlap, plan.ys, plan.xs
     k = len(MASK_CLASSES)
     feedback.info(f"Model {card.name} ({', '.join(card.bands)} at {card.resolution_m} m) on "
@@ -185,7 +190,9 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
         if conf_writer:
             conf_writer.close()
             outs.publish(conf_writer.path, conf_path, "AVERAGE", CONFIDENCE_STYLE)
-        stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px)
+        stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px, geometry)
+        if stats.geometry is not None:
+            feedback.info(stats.geometry.describe())
         feedback.check()
         outs.commit()
         clock.add("finish (buffer, COG)", time.perf_counter() - t)
@@ -206,6 +213,13 @@ def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, 
         conf = np.clip(np.rint(probs * 100), 0, 100).astype(np.uint8)
         conf[:, ~covered] = 255
         conf_writer.write(conf, window)
+
+
+def scene_geometry(source: BandSource) -> GeometryInput:
+    """Pixel size in metres and the sun angles (a .SAFE product's; None for a plain raster) of a source."""
+    grid = source.grid
+    _, centre_lat = grid.transform * (grid.width / 2, grid.height / 2)
+    return GeometryInput(pixel_metres(grid.crs, grid.pixel_size, centre_lat), getattr(source, "sun", None))
 
 
 def source_inputs(source: BandSource) -> list:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .bands import ALL_BANDS, NATIVE_RESOLUTION_M
 from .errors import SafeProductError
+from .shadow_geometry import SunAngles
 
 #: Product metadata is a few hundred kB; anything far larger is refused unread (a zip bomb, a wrong file).
 MAX_METADATA_BYTES = 32 * 1024 * 1024
@@ -39,6 +40,8 @@ class SafeProduct:
     offsets: Dict[str, float]
     #: band -> {resolution_m: GDAL path}; SCL included for L2A.
     files: Dict[str, Dict[int, str]] = field(repr=False)
+    #: the tile's mean sun angles (MTD_TL.xml), None when absent or NaN: shadow geometry then estimates them.
+    sun: Optional[SunAngles] = None
 
     @property
     def bands(self) -> List[str]:
@@ -61,6 +64,45 @@ class SafeProduct:
     def reflectance_scale(self, band: str) -> Tuple[float, float]:
         """(offset, divisor) so that reflectance = (DN + offset) / divisor."""
         return self.offsets.get(band, 0.0), self.quantification
+
+
+def _granule_metadata(path: Path, zip_top: Optional[str], image_rel: str) -> Optional[bytes]:
+    """The granule's MTD_TL.xml beside the IMG_DATA of `image_rel`, or None when it cannot be read."""
+    parts = PurePosixPath(image_rel).parts
+    if len(parts) < 3 or parts[0] != "GRANULE":
+        return None
+    rel = f"GRANULE/{parts[1]}/MTD_TL.xml"
+    try:
+        if zip_top is None:
+            target = path / rel
+            if not target.is_file() or target.stat().st_size > MAX_METADATA_BYTES:
+                return None
+            return target.read_bytes()
+        with zipfile.ZipFile(path) as zf, zf.open(f"{zip_top}/{rel}" if zip_top else rel) as fh:
+            data = fh.read(MAX_METADATA_BYTES + 1)
+            return data if len(data) <= MAX_METADATA_BYTES else None
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _sun_angles(xml_bytes: Optional[bytes]) -> Optional[SunAngles]:
+    """Mean sun zenith and azimuth of a tile; None when missing, NaN (some tiles) or unreadable."""
+    if not xml_bytes:
+        return None
+    try:
+        root = ET.fromstring(xml_bytes)
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.tag.split("}")[-1] == "Mean_Sun_Angle":
+            try:
+                zenith, azimuth = float(_text(el, "ZENITH_ANGLE") or "nan"), float(_text(el, "AZIMUTH_ANGLE") or "nan")
+            except ValueError:
+                return None
+            if math.isfinite(zenith) and math.isfinite(azimuth) and 0.0 <= zenith < 90.0:
+                return SunAngles(zenith, azimuth % 360.0)
+            return None
+    return None
 
 
 def _find_mtd(names: List[str], where: str) -> str:
@@ -132,7 +174,7 @@ def open_safe(path: str | Path) -> SafeProduct:
             raise SafeProductError(f"The metadata {mtd_name} of {path.name} is larger than "
                                    f"{MAX_METADATA_BYTES >> 20} MB; it is not Sentinel-2 product metadata.")
         xml_bytes = (path / mtd_name).read_bytes()
-        prefix = str(path)
+        prefix, zip_top = str(path), None
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -150,6 +192,7 @@ def open_safe(path: str | Path) -> SafeProduct:
                 raise SafeProductError(f"The metadata {mtd_name} in {path.name} inflates to more than "
                                        f"{MAX_METADATA_BYTES >> 20} MB; it is not Sentinel-2 product metadata.")
         prefix = f"/vsizip/{path}/{top}" if top else f"/vsizip/{path}"
+        zip_top = top
     else:
         raise SafeProductError(
             f"{path} is neither a .SAFE folder nor a zip archive; give the product as downloaded.")
@@ -179,6 +222,7 @@ def open_safe(path: str | Path) -> SafeProduct:
             "but its metadata lists none; the product metadata looks truncated: download it again.")
 
     files: Dict[str, Dict[int, str]] = {}
+    first_image = ""
     for el in root.iter():
         if el.tag.split("}")[-1] != "IMAGE_FILE" or not el.text:
             continue
@@ -190,6 +234,7 @@ def open_safe(path: str | Path) -> SafeProduct:
         m = _BAND_RE.search(rel)
         if not m:
             continue
+        first_image = first_image or rel
         band, res = m.group(1), m.group(2)
         res_m = int(res) if res else NATIVE_RESOLUTION_M[band]
         files.setdefault(band, {})[res_m] = f"{prefix}/{rel}.jp2"
@@ -208,4 +253,5 @@ def open_safe(path: str | Path) -> SafeProduct:
     return SafeProduct(
         path=path, level=level, baseline=baseline,
         spacecraft=_text(root, "SPACECRAFT_NAME") or "", sensing_time=_text(root, "PRODUCT_START_TIME") or "",
-        tile=tile, quantification=quant, offsets=offsets, files=files)
+        tile=tile, quantification=quant, offsets=offsets, files=files,
+        sun=_sun_angles(_granule_metadata(path, zip_top, first_image)))

@@ -97,6 +97,7 @@ class RasterLayerSource:
         self.dn_scale, self.dn_offset = float(dn_scale), float(dn_offset)
         self.nodata = self.ds.nodata
         self.description = Path(self.path).name
+        self.sun = None  # a plain raster carries no sun angles: shadow geometry estimates the direction
 
     @property
     def dtype(self) -> str:
@@ -150,6 +151,7 @@ class SafeSource:
         self.grid = Grid(ref.crs, Affine(resolution_m, 0, t.c, 0, -resolution_m, t.f), width, height)
         self.scales = [product.reflectance_scale(b) for b in self.bands]
         self.description = product.path.name
+        self.sun = product.sun
 
     @property
     def dtype(self) -> str:

@@ -123,6 +123,7 @@ class Trainer:
         weights = torch.tensor(config.class_weights, dtype=torch.float32, device=self.device)
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE)
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
+        self.seconds = 0.0  # wall-clock training time over every call that worked on this folder
 
     # -- checkpoints -----------------------------------------------------------------
     @property
@@ -137,7 +138,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "best": self.best,
                  "stale": self.stale, "history": self.history, "config": asdict(self.config),
-                 "rng": self.sampler.rng.bit_generator.state, "torch_rng": self.torch.get_rng_state()}
+                 "rng": self.sampler.rng.bit_generator.state, "torch_rng": self.torch.get_rng_state(),
+                 "seconds": self.seconds}
         tmp = self.checkpoint_path.with_suffix(".tmp")
         self.torch.save(state, tmp)
         tmp.replace(self.checkpoint_path)
@@ -154,6 +156,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.best, self.stale = state["epoch"], state["best"], state["stale"]
         self.history = state["history"]
+        self.seconds = float(state.get("seconds", 0.0))  # older checkpoints did not keep the time
         self.sampler.rng.bit_generator.state = state["rng"]
         self.torch.set_rng_state(state["torch_rng"])
         return True
@@ -203,7 +206,7 @@ class Trainer:
         batches = self.sampler.batches(cfg.batch_size)
         self.model.train()
         while self.epoch < cfg.max_epochs and self.stale < cfg.patience:
-            running = []
+            running, epoch_started = [], time.monotonic()
             for step in range(cfg.steps_per_epoch):
                 if self.feedback.is_cancelled():
                     self.save_checkpoint()
@@ -223,6 +226,7 @@ class Trainer:
             val["train_loss"] = float(np.mean(running))
             val["epoch"] = self.epoch
             self.history.append(val)
+            self.seconds += time.monotonic() - epoch_started
             score = -self.selection_score(val)  # self.best is minimised
             if score < self.best:
                 self.best, self.stale = score, 0
@@ -239,4 +243,4 @@ class Trainer:
         best = max(self.history, key=self.selection_score)
         return {"epochs": self.epoch, "best_epoch": best["epoch"], "validation": best,
                 "train_places": self.train_places, "validation_places": self.val_places,
-                "mean": self.mean, "std": self.std}
+                "mean": self.mean, "std": self.std, "train_minutes": round(self.seconds / 60, 1)}

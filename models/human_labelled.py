@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import rasterio
 
 from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
+from cloudfree.core.class_raster import decide_classes
+from cloudfree.core.shadow_geometry import SunAngles, confirm_shadows
 from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
 from cloudfree.core.teachers import THICK_BRIGHTNESS
 from cloudfree.core.training_data import Scene, SceneRecord
@@ -41,6 +43,7 @@ class LabelledScene:
     valid: np.ndarray             # bool, label grid
     pixel_m: float                # processing pixel size
     scl: Optional[np.ndarray] = None
+    sun: Optional[SunAngles] = None  # mean sun angles, where the set gives them
 
 
 @dataclass
@@ -108,7 +111,9 @@ def load_layton(root: Path, limit: int = 0) -> LabelledSet:
         refl["B08"] = nir.astype(np.float32) / 65535
         saturated += int(np.any(rgb == 255, axis=0).sum())
         scenes.append(LabelledScene(day.name, refl, 1, read(day / "shadow_mask_from_baseline.tif")[0],
-                                    (nir > 0) | (rgb.max(axis=0) > 0), 30, scl=read(day / "SCL.tif")[0]))
+                                    (nir > 0) | (rgb.max(axis=0) > 0), 30, scl=read(day / "SCL.tif")[0],
+                                    sun=SunAngles(float(np.nanmean(read(day / "sunZenithAngles.tif"))),
+                                                  float(np.nanmean(read(day / "sunAzimuthAngles.tif"))))))
     share = saturated / max(1, sum(s.valid.size for s in scenes))
     return LabelledSet("layton", "shadow_binary", "l2a", "MIT (JeffreyLayton/Cloud-Shadow-Detection-Result-Generation)",
                        scenes, [
@@ -131,6 +136,13 @@ def load_set(name: str, data: Path = DATA, limit: int = 0) -> LabelledSet:
 
 
 # -- scoring on the labels' own grid ----------------------------------------------------------
+def engine_classes(probs: np.ndarray, weights: Tuple[float, float], pixel_m: float,
+                   sun: Optional[SunAngles] = None) -> np.ndarray:
+    """Classes as `cloudfree cloudmask` decides them by default: weighted decision, then shadow geometry
+    (with the sun angles where known, else the direction estimated from the scene)."""
+    return confirm_shadows(decide_classes(probs, weights=weights), pixel_m, sun)[0]
+
+
 def evaluate_classes(labelled: LabelledSet, classes: Sequence[np.ndarray]) -> Evaluation:
     """Pooled scores of class maps (processing grid, one per scene) repeated back onto each label grid."""
     scheme = REFERENCE_SCHEMES[labelled.scheme]

@@ -40,14 +40,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from cloudfree.core.calibration import CalibrationSample, calibrate
-from cloudfree.core.class_raster import decide_classes
 from cloudfree.core.masking import array_probabilities
 from cloudfree.core.model_card import MODELS_DIR, ModelCard, load_card, write_card
 from cloudfree.core.runtime import make_predictor
 from cloudfree.core.train_model import build_card, export_trained
 from cloudfree.core.training import BAND_SETS, TrainConfig, Trainer
 from cloudfree.core.training_data import Scene, load_scenes
-from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, evaluate_classes, load_set, training_labels
+from cloudfree.models.human_labelled import (HUMAN_SETS, LabelledSet, engine_classes, evaluate_classes, load_set,
+                                             training_labels)
 
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
@@ -74,8 +74,9 @@ def fold_probabilities(card: ModelCard, labelled: LabelledSet) -> List[np.ndarra
 
 
 def score_set(labelled: LabelledSet, probs: Sequence[np.ndarray], weights: Tuple[float, float]) -> Dict:
-    """Scores on the set's own label grid (classes repeated back onto it), as bench/compare_masks.py does."""
-    ev = evaluate_classes(labelled, [decide_classes(p, weights=weights) for p in probs])
+    """Scores on the set's own label grid (classes repeated back onto it) of the classes the engine's default
+    settings give (decision weights, then shadow geometry), as bench/compare_masks.py does."""
+    ev = evaluate_classes(labelled, [engine_classes(p, weights, s.pixel_m, s.sun) for s, p in zip(labelled.scenes, probs)])
     keep = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "reference_pixels")
     return {g: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items() if k in keep}
             for g, s in ev.scores().items() if g in ("cloud", "shadow")}
@@ -96,13 +97,16 @@ class BandSetTraining:
                                        device=args.device, max_minutes=args.base_minutes,
                                        exclude_datasets=list(HUMAN_SETS))
         self.sets = [s for s in (load_set(d) for d in HUMAN_SETS) if set(BUNDLED[name]) <= set(s.bands)]
+        # A longer schedule that starts from an earlier base (never from a fold: that one saw human labels).
+        self.warm_start = args.warm_start / name / "base" / "best.pt" if args.warm_start else None
 
     def _scenes(self, with_human: bool) -> List[Scene]:
         return load_scenes([self.args.training_set] + ([self.args.human_set] if with_human else []))
 
     def base(self) -> Tuple[Trainer, Dict]:
         started = time.monotonic()
-        trainer = Trainer(self.base_config, self._scenes(False), self.workdir / "base")
+        trainer = Trainer(self.base_config, self._scenes(False), self.workdir / "base",
+                          init_weights=self.warm_start)
         summary = trainer.fit()
         summary["minutes_this_call"] = round((time.monotonic() - started) / 60, 1)
         return trainer, summary
@@ -121,11 +125,41 @@ class BandSetTraining:
         return written["fp32"], summary
 
     def _base_record(self, base: Dict) -> Dict:
-        return {"epochs_run": base["epochs"], "best_epoch": base["best_epoch"],
-                "config": {k: v for k, v in asdict(self.base_config).items() if k != "architecture"}}
+        record = {"epochs_run": base["epochs"], "best_epoch": base["best_epoch"],
+                  "config": {k: v for k, v in asdict(self.base_config).items() if k != "architecture"}}
+        if self.warm_start:
+            record["warm_start"] = f"started from the base of an earlier run ({self.warm_start})"
+        return record
+
+    def compute_record(self, variant: str) -> Dict:
+        """Training time and hardware, from the checkpoints' own clocks (None where a checkpoint predates them)."""
+        import os
+        import platform
+
+        import torch
+
+        def minutes(folder: Path) -> Optional[float]:
+            path = folder / "checkpoint.pt"
+            if not path.is_file():
+                return None
+            seconds = torch.load(path, map_location="cpu", weights_only=False).get("seconds")
+            return round(seconds / 60, 1) if seconds else None
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and self.args.device != "cpu" else \
+            f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+        record = {"hardware": device, "base_minutes": minutes(self.workdir / "base"),
+                  "fold_minutes": {s.name: minutes(self.workdir / f"fold_{s.name}") for s in self.sets},
+                  "date": time.strftime("%Y-%m-%d")}
+        if self.warm_start:
+            record["warm_start_base_minutes"] = minutes(self.warm_start.parent)
+        if variant == "fine-tuned":
+            record["final_fine_tune_minutes"] = minutes(self.workdir / "final")
+        return record
 
     def export_base(self, trainer: Trainer, summary: Dict, out_dir: Path, out_name: str, extra_card: Dict) -> Path:
         card = build_card(self.base_config, summary, self._scenes(False))
+        if self.warm_start:
+            card["training"]["warm_start"] = self._base_record(summary)["warm_start"]
         card.update(extra_card)
         return export_trained(trainer, out_dir, out_name, card)["fp32"]
 
@@ -183,8 +217,10 @@ class BandSetTraining:
         else:
             path = self.export_base(base_trainer, base, self.args.output, self.name, extra)
         metrics_key = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
+        compute = self.compute_record(chosen)
         for variant in (path, path.with_name(f"{self.name}_fp16.onnx")):
             card = json.loads(variant.with_suffix(".json").read_text())
+            card["training_compute"] = compute
             card["metrics"][metrics_key] = {"chosen variant": chosen, **lodo}
             card["metrics"]["leave_one_dataset_out_other_variant"] = {
                 k: r[0] for k, r in results.items() if k != chosen}
@@ -228,6 +264,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--ft-steps", type=int, default=50, help="fine-tuning: steps per epoch")
     parser.add_argument("--ft-epochs", type=int, default=4, help="fine-tuning: epochs")
     parser.add_argument("--base-only", action="store_true", help="train the base models and stop")
+    parser.add_argument("--warm-start", type=Path, default=None,
+                        help="an earlier work folder: each base starts from its base/best.pt (no human label in it)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
     parser.add_argument("--workdir", type=Path, default=Path("out/training"))

@@ -51,8 +51,8 @@ def test_cloudmask_reports_the_model_it_chose_for_each_input(tmp_path):
     assert bgrn.model == "cloudfree_bgrn"
     rgb = cloud_mask(subset(tmp_path, [3, 2, 1], "rgb.tif"), tmp_path / "rgb_mask.tif")  # R, G, B order
     assert rgb.model == "cloudfree_rgb"
-    with rasterio.open(SAMPLE) as src:
-        visible = src.read([2, 3, 4], out_shape=(3, 128, 128)).mean(axis=0) / 1e4
+    with rasterio.open(tmp_path / "full.tif") as m, rasterio.open(SAMPLE) as src:
+        visible = src.read([2, 3, 4], out_shape=(3, m.height, m.width)).mean(axis=0) / 1e4
     bright = visible > 0.3  # white, bright pixels: thick cloud in this scene, whatever the bands
     assert bright.sum() > 500
     for name in ("full", "bgrn_mask", "rgb_mask"):
