@@ -60,9 +60,10 @@ from cloudfree.core.evaluation import REFERENCE_SCHEMES, groups_for  # noqa: E40
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
 from cloudfree.core.runtime import Predictor, make_predictor  # noqa: E402
 from cloudfree.core.scl import scl_to_classes  # noqa: E402
-from cloudfree.core.masking import array_probabilities  # noqa: E402
+from cloudfree.core.array_api import mask_array  # noqa: E402
+from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
 from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset,  # noqa: E402
-                                             engine_classes, evaluate_classes, load_set, read)
+                                             evaluate_classes, load_set, read)
 
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
 S2C_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
@@ -107,12 +108,12 @@ class UkisRunner:
         return m._csm()[..., 0]
 
 
-def cloudfree_classes(predictor: Predictor, card: ModelCard, bands: Bands, pixel_m: float,
-                      sun: Optional[SunAngles] = None, batch: int = 4) -> np.ndarray:
-    """Classes (H, W) of a scene's bands, tiled, blended and decided as `cloudfree cloudmask` does by default
-    (decision weights, then shadow geometry)."""
-    probs = array_probabilities(predictor, card, stack(bands, card.bands, 0), batch)
-    return engine_classes(probs, card.decision_weights, pixel_m, sun)
+def cloudfree_classes(model: str | Path, bands: Bands, pixel_m: float, sun: Optional[SunAngles] = None) -> np.ndarray:
+    """Classes (H, W) of a scene's bands as `cloudfree cloudmask` decides them by default: the array-level
+    API (core.array_api.mask_array), the engine's own tiling, decision and shadow geometry."""
+    names = list(bands)
+    return mask_array(np.stack([bands[b] for b in names]), names, str(model), pixel_m=pixel_m, sun=sun,
+                      device="cpu").classes
 
 
 BLUE_THRESHOLD = 0.2  # a plain rule: blue (B02) reflectance above it is cloud
@@ -152,10 +153,9 @@ def run_accuracy(ds: Dataset, models: Models, threads: int) -> Dict[str, Any]:
             if fold is None:
                 out["methods"][f"{name} (LODO)"] = {"n/a": "no fold model: run models/train_bundled.py"}
             else:
-                card = load_card(str(fold))
-                pred = make_predictor(card, engine="onnx", device="cpu")
-                methods[f"{name} (LODO)"] = lambda s, c=card, p=pred: cloudfree_classes(p, c, s.bands, s.pixel_m, s.sun)
-            methods[f"{name} (shipped)"] = lambda s, m=models[name]: cloudfree_classes(m[1], m[0], s.bands, s.pixel_m, s.sun)
+                methods[f"{name} (LODO)"] = lambda s, f=fold: cloudfree_classes(f, s.bands, s.pixel_m, s.sun)
+            methods[f"{name} (shipped)"] = lambda s, m=models[name]: cloudfree_classes(m[0].onnx_path, s.bands,
+                                                                                      s.pixel_m, s.sun)
     if "B02" in have:
         methods["blue_threshold"] = lambda s: blue_threshold(s.bands)
     ukis_bands = [b for b in UKIS_NAMES if b in have]
@@ -193,7 +193,7 @@ def run_throughput(path: Path, models: Models, sizes: List[int], repeats: int, t
         bands = {b: np.tile(a, (reps, reps))[:size, :size].copy() for b, a in base.items()}
         jobs: Dict[str, Callable[[], np.ndarray]] = {}
         for name, (card, predictor) in models.items():
-            jobs[name] = lambda c=card, p=predictor: np.isin(cloudfree_classes(p, c, bands, 20.0), (1, 2))
+            jobs[name] = lambda c=card: np.isin(cloudfree_classes(c.onnx_path, bands, 20.0), (1, 2))
         ukis, img = UkisRunner(ukis_bands, "l1c", threads), stack(bands, ukis_bands, -1)
         jobs["ukis_6b_l1c"] = lambda: ukis(img) == 1
         s2c = stack(bands, S2C_BANDS, -1)[None]
@@ -257,7 +257,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     accuracy = {}
     for name in args.datasets:
         log(f"accuracy: {name} ...")
-        accuracy[name] = run_accuracy(load_set(name, args.data, args.max_scenes), models, args.threads)
+        accuracy[name] = run_accuracy(load_set(name, args.data, args.max_scenes, DEFAULT_MASK_RESOLUTION_M), models,
+                                      args.threads)
     l1c = sorted((args.data / "s2_l1c_cloudy_sen12mscr").glob("*.tif"))[0]
     throughput = run_throughput(l1c, models, args.sizes, args.repeats, args.threads, log) if args.sizes else {}
     print_tables(accuracy, throughput, args.threads)

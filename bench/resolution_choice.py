@@ -18,11 +18,9 @@ import time
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOUDFREE_THREADS"):
     os.environ.setdefault(_var, "2")
 
-import numpy as np  # noqa: E402
 
 from cloudfree.core.model_card import BUNDLED_MODELS, load_card  # noqa: E402
-from cloudfree.core.runtime import make_predictor  # noqa: E402
-from cloudfree.models.human_labelled import LabelledScene, evaluate_classes, load_set  # noqa: E402
+from cloudfree.models.human_labelled import evaluate_classes, load_set  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from compare_masks import cloudfree_classes, fold_model  # noqa: E402
@@ -42,29 +40,15 @@ def main() -> int:
             labelled = load_set(set_name)
             if not set(card.bands) <= set(labelled.bands):
                 continue
-            predictor = make_predictor(card, engine="onnx", device="cpu")
-            ten = load_set(set_name)  # reread at 10 m: undo the loader's 2x2 average
-            for scene in ten.scenes:
-                scene.bands, scene.factor, scene.pixel_m = _native_bands(set_name, scene), 1, 10.0
+            ten = load_set(set_name, resolution_m=10)
             for res, ds in ((20, labelled), (10, ten)):
                 started = time.perf_counter()
-                classes = [cloudfree_classes(predictor, card, s.bands, s.pixel_m, s.sun) for s in ds.scenes]
+                classes = [cloudfree_classes(fold, s.bands, s.pixel_m, s.sun) for s in ds.scenes]
                 seconds = time.perf_counter() - started
                 scores = {g: v for g, v in evaluate_classes(ds, classes).scores().items()}
                 print(f"{name:<16} {set_name:<11} {res:>4} {scores.get('cloud', {}).get('balanced_accuracy', float('nan')):9.3f} "
                       f"{scores.get('shadow', {}).get('balanced_accuracy', float('nan')):10.3f} {seconds:8.2f}")
     return 0
-
-
-def _native_bands(set_name: str, scene: LabelledScene):
-    """The scene's reflectance on its 10 m label grid (the loaders give 20 m)."""
-    if set_name == "ukis_s2":
-        from cloudfree.models.human_labelled import DATA, UKIS_ORDER
-        img = np.load(DATA / "s2_labelled_ukis" / "sentinel2.npz")["img"].astype(np.float32)
-        return {b: img[..., i] for i, b in enumerate(UKIS_ORDER)}
-    from cloudfree.models.human_labelled import DATA, read
-    chip = DATA / "s2_l2a_drivendata_chips" / scene.name
-    return {b: read(chip / f"{b}.tif")[0].astype(np.float32) / 10000 for b in ("B02", "B03", "B04", "B08")}
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
 from cloudfree.core.class_raster import decide_classes  # noqa: E402
 from cloudfree.core.masking import array_probabilities  # noqa: E402
 from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, load_card  # noqa: E402
@@ -46,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     results = {}
     for set_name in SHADOW_SETS:
-        ds = load_set(set_name)
+        ds = load_set(set_name, resolution_m=DEFAULT_MASK_RESOLUTION_M)
         for name in BUNDLED_MODELS:
             shipped = args.models_dir / f"{name}.onnx"
             path = fold_model(name, set_name) or shipped

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
+from .array_api import ArrayMask, mask_array
 from .bands import DEFAULT_MASK_RESOLUTION_M
 from .inputs import available_bands, open_band_source
 from .masking import MaskResult, ScenePlan, plan_scene, run_mask
@@ -14,7 +15,8 @@ from .progress import Feedback
 from .runtime import Predictor, make_predictor
 from .scl import SclResult, scl_mask
 
-__all__ = ["cloud_mask", "open_scene", "scl_mask", "MaskResult", "SclResult", "OpenedScene"]
+__all__ = ["cloud_mask", "mask_array", "open_scene", "scl_mask", "ArrayMask", "MaskResult", "SclResult",
+           "OpenedScene"]
 
 
 def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None,

@@ -51,11 +51,17 @@ def check_reflectance(source, name: str, bands: Sequence[str]) -> None:
             values.append(data[:, valid])
     if not values:
         return  # nothing valid in the sample: the run will report what it finds
-    v = np.concatenate(values, axis=1)
+    problem = reflectance_problem(np.concatenate(values, axis=1), bands, "the sampled pixels")
+    if problem:
+        raise InputError(f"{name} does not hold reflectance: {problem}.")
+
+
+def reflectance_problem(v: np.ndarray, bands: Sequence[str], what: str) -> Optional[str]:
+    """Why (bands, pixels) values cannot be reflectance, naming the likely cause; None when they can."""
     bad = (v < PLAUSIBLE_MIN) | (v > PLAUSIBLE_MAX) | ~np.isfinite(v)
-    share = bad.any(axis=0).mean()
+    share = bad.any(axis=0).mean() if v.size else 0.0
     if share <= MAX_IMPLAUSIBLE_SHARE:
-        return
+        return None
     worst = int(np.argmax(bad.mean(axis=1)))
     median = float(np.nanmedian(v[worst]))
     if median > PLAUSIBLE_MAX:
@@ -65,5 +71,5 @@ def check_reflectance(source, name: str, bands: Sequence[str]) -> None:
         cause = "the values are negative: check the DN offset (--dn-offset) or the product's ADD_OFFSET metadata"
     else:
         cause = "part of the data is broken or not reflectance: check the file and its scaling"
-    raise InputError(f"{name} does not hold reflectance: {100 * share:.0f} % of the sampled pixels lie outside "
-                     f"{PLAUSIBLE_MIN} to {PLAUSIBLE_MAX} (band {bands[worst]}, median {median:.3g}); {cause}.")
+    return (f"{100 * share:.0f} % of {what} lie outside {PLAUSIBLE_MIN} to {PLAUSIBLE_MAX} (band {bands[worst]}, "
+            f"median {median:.3g}); {cause}")

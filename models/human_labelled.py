@@ -1,7 +1,8 @@
 """The human-labelled cloud and shadow sets on hand, for scoring and for leave-one-dataset-out training.
 
-Each set is read once into `LabelledSet`: reflectance at the models' 20 m
-processing grid (10 m inputs 2x2-averaged), the reference labels on their
+Each set is read once into `LabelledSet`: reflectance at a processing grid
+(the 10 m sets at 10 m, the default of `cloudfree cloudmask`, for scoring;
+2x2-averaged to 20 m, the models' training grid, for training), the reference labels on their
 own grid, and which label pixels are valid.  The same objects feed the
 benchmark (bench/compare_masks.py), the fold scores of models/train_bundled.py
 and, through `training_scenes`, the training set: one reading of the data for
@@ -17,14 +18,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import rasterio
 
 from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
-from cloudfree.core.class_raster import decide_classes
-from cloudfree.core.shadow_geometry import SunAngles, confirm_shadows
+from cloudfree.core.shadow_geometry import SunAngles
 from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
 from cloudfree.core.teachers import THICK_BRIGHTNESS
 from cloudfree.core.training_data import Scene, SceneRecord
@@ -71,15 +71,24 @@ def to_20m(bands: Bands) -> Bands:
     return {b: a[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3), dtype=np.float32) for b, a in bands.items()}
 
 
-def load_drivendata(root: Path, limit: int = 0) -> LabelledSet:
+def load_drivendata(root: Path, limit: int = 0, resolution_m: int = 20) -> LabelledSet:
     scenes = []
     for chip in sorted(root.glob("chip_id_*"))[:limit or None]:
         dn = {b: read(chip / f"{b}.tif")[0] for b in ("B02", "B03", "B04", "B08")}
         refl = {b: a.astype(np.float32) / 10000 for b, a in dn.items()}
         valid = np.all([a != 0 for a in dn.values()], axis=0)
-        scenes.append(LabelledScene(chip.name, to_20m(refl), 2, read(chip / "label.tif")[0], valid, 20))
+        factor = _factor(resolution_m)
+        scenes.append(LabelledScene(chip.name, to_20m(refl) if factor == 2 else refl, factor,
+                                    read(chip / "label.tif")[0], valid, 10 * factor))
     return LabelledSet("drivendata", "cloud_binary", "l2a", "MIT (max-schaefer-dev/cloud-detection-demo)", scenes,
-                       ["L2A; run at 20 m, scored on the 10 m labels; cloud only"])
+                       [f"L2A; run at {resolution_m} m, scored on the 10 m labels; cloud only"])
+
+
+def _factor(resolution_m: int) -> int:
+    """Label pixels per processing pixel side of a 10 m set run at `resolution_m` (10 or 20)."""
+    if resolution_m not in (10, 20):
+        raise ValueError(f"the 10 m labelled sets run at 10 or 20 m, not {resolution_m}")
+    return resolution_m // 10
 
 
 def _load_ukis_npz(path: Path, name: str, pixel_m: float, factor: int, note: str, limit: int) -> LabelledSet:
@@ -93,17 +102,18 @@ def _load_ukis_npz(path: Path, name: str, pixel_m: float, factor: int, note: str
                        ["ukis-csmask's OWN test data: ukis-csmask may have an advantage here", note])
 
 
-def load_ukis_s2(root: Path, limit: int = 0) -> LabelledSet:
-    return _load_ukis_npz(root / "sentinel2.npz", "ukis_s2", 20, 2, limit=limit, note=(
-        "TOA; its pixel size is not stated: taken as 10 m and 2x2-averaged like the others"))
+def load_ukis_s2(root: Path, limit: int = 0, resolution_m: int = 20) -> LabelledSet:
+    factor = _factor(resolution_m)
+    return _load_ukis_npz(root / "sentinel2.npz", "ukis_s2", 10 * factor, factor, limit=limit, note=(
+        f"TOA; its pixel size is not stated: taken as 10 m, run at {resolution_m} m"))
 
 
-def load_landsat(root: Path, limit: int = 0) -> LabelledSet:
+def load_landsat(root: Path, limit: int = 0, resolution_m: int = 20) -> LabelledSet:
     return _load_ukis_npz(root / "landsat5.npz", "landsat", 30, 1, limit=limit, note=(
         "Landsat-5 TM TOA (30 m), run as is with its bands read as B02 B03 B04 B08 B11 B12"))
 
 
-def load_layton(root: Path, limit: int = 0) -> LabelledSet:
+def load_layton(root: Path, limit: int = 0, resolution_m: int = 20) -> LabelledSet:
     scenes, saturated = [], 0
     for day in sorted(d for d in root.iterdir() if d.is_dir())[:limit or None]:
         rgb, nir = read(day / "RGB.tif"), read(day / "B08.tif")[0]
@@ -122,27 +132,22 @@ def load_layton(root: Path, limit: int = 0) -> LabelledSet:
                            "(~0.4 reflectance), kept"])
 
 
-LOADERS: Dict[str, Callable[[Path, int], LabelledSet]] = {
-    "drivendata": lambda data, n: load_drivendata(data / "s2_l2a_drivendata_chips", n),
-    "ukis_s2": lambda data, n: load_ukis_s2(data / "s2_labelled_ukis", n),
-    "landsat": lambda data, n: load_landsat(data / "landsat_labelled_ukis", n),
-    "layton": lambda data, n: load_layton(data / "s2_l2a_shadow_layton", n),
+# The 30 m sets (Landsat, Layton) run on their own grid whatever the resolution asked for.
+LOADERS: Dict[str, Callable[[Path, int, int], LabelledSet]] = {
+    "drivendata": lambda data, n, r: load_drivendata(data / "s2_l2a_drivendata_chips", n, r),
+    "ukis_s2": lambda data, n, r: load_ukis_s2(data / "s2_labelled_ukis", n, r),
+    "landsat": lambda data, n, r: load_landsat(data / "landsat_labelled_ukis", n, r),
+    "layton": lambda data, n, r: load_layton(data / "s2_l2a_shadow_layton", n, r),
 }
 HUMAN_SETS = tuple(LOADERS)
 
 
-def load_set(name: str, data: Path = DATA, limit: int = 0) -> LabelledSet:
-    return LOADERS[name](data, limit)
+def load_set(name: str, data: Path = DATA, limit: int = 0, resolution_m: int = 20) -> LabelledSet:
+    """A set at `resolution_m` (10 or 20 m; 20 m is the training grid, 10 m the masking default)."""
+    return LOADERS[name](data, limit, resolution_m)
 
 
 # -- scoring on the labels' own grid ----------------------------------------------------------
-def engine_classes(probs: np.ndarray, weights: Tuple[float, float], pixel_m: float,
-                   sun: Optional[SunAngles] = None) -> np.ndarray:
-    """Classes as `cloudfree cloudmask` decides them by default: weighted decision, then shadow geometry
-    (with the sun angles where known, else the direction estimated from the scene)."""
-    return confirm_shadows(decide_classes(probs, weights=weights), pixel_m, sun)[0]
-
-
 def evaluate_classes(labelled: LabelledSet, classes: Sequence[np.ndarray]) -> Evaluation:
     """Pooled scores of class maps (processing grid, one per scene) repeated back onto each label grid."""
     scheme = REFERENCE_SCHEMES[labelled.scheme]

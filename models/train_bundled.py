@@ -39,6 +39,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from cloudfree.core.array_api import classes_from_probabilities
+from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M
 from cloudfree.core.calibration import CalibrationSample, calibrate
 from cloudfree.core.masking import array_probabilities
 from cloudfree.core.model_card import MODELS_DIR, ModelCard, load_card, write_card
@@ -46,8 +48,7 @@ from cloudfree.core.runtime import make_predictor
 from cloudfree.core.train_model import build_card, export_trained
 from cloudfree.core.training import BAND_SETS, TrainConfig, Trainer
 from cloudfree.core.training_data import Scene, load_scenes
-from cloudfree.models.human_labelled import (HUMAN_SETS, LabelledSet, engine_classes, evaluate_classes, load_set,
-                                             training_labels)
+from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, evaluate_classes, load_set, training_labels
 
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}
 VALIDATION_PLACES = ["T49JGM", "eolearn"]
@@ -76,7 +77,8 @@ def fold_probabilities(card: ModelCard, labelled: LabelledSet) -> List[np.ndarra
 def score_set(labelled: LabelledSet, probs: Sequence[np.ndarray], weights: Tuple[float, float]) -> Dict:
     """Scores on the set's own label grid (classes repeated back onto it) of the classes the engine's default
     settings give (decision weights, then shadow geometry), as bench/compare_masks.py does."""
-    ev = evaluate_classes(labelled, [engine_classes(p, weights, s.pixel_m, s.sun) for s, p in zip(labelled.scenes, probs)])
+    ev = evaluate_classes(labelled, [classes_from_probabilities(p, weights, s.pixel_m, s.sun)[0]
+                                      for s, p in zip(labelled.scenes, probs)])
     keep = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "reference_pixels")
     return {g: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in s.items() if k in keep}
             for g, s in ev.scores().items() if g in ("cloud", "shadow")}
@@ -96,7 +98,9 @@ class BandSetTraining:
                                        patience=args.patience, validation_places=VALIDATION_PLACES,
                                        device=args.device, max_minutes=args.base_minutes,
                                        exclude_datasets=list(HUMAN_SETS))
-        self.sets = [s for s in (load_set(d) for d in HUMAN_SETS) if set(BUNDLED[name]) <= set(s.bands)]
+        # scored and calibrated at the masking default (10 m); human.npz trains at 20 m like everything else
+        self.sets = [s for s in (load_set(d, resolution_m=DEFAULT_MASK_RESOLUTION_M) for d in HUMAN_SETS)
+                     if set(BUNDLED[name]) <= set(s.bands)]
         # A longer schedule that starts from an earlier base (never from a fold: that one saw human labels).
         self.warm_start = args.warm_start / name / "base" / "best.pt" if args.warm_start else None
 

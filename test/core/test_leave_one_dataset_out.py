@@ -61,6 +61,20 @@ def test_the_real_human_sets_become_training_scenes_tagged_with_their_set():
     assert np.all(label[agree & (ref[..., 0] == 1)] == 0)  # water is clear, not shadow: a hard negative
 
 
+def test_the_10m_sets_load_at_10m_for_scoring_with_one_label_per_pixel():
+    ukis10, ukis20 = load_set("ukis_s2", resolution_m=10), load_set("ukis_s2")
+    s10, s20 = ukis10.scenes[0], ukis20.scenes[0]
+    assert (s10.factor, s10.pixel_m, s20.factor, s20.pixel_m) == (1, 10, 2, 20)
+    assert s10.bands["B02"].shape == s10.reference.shape == (512, 512)
+    # the 20 m grid is the 2x2 mean of the 10 m one
+    assert np.allclose(s10.bands["B11"].reshape(256, 2, 256, 2).mean(axis=(1, 3)), s20.bands["B11"], atol=1e-6)
+    label = training_labels(ukis10, s10)
+    ref = s10.reference
+    assert (label == 3).sum() == (ref == 0).sum() and np.isin(label[ref == 4], (1, 2)).all()
+    chips = load_set("drivendata", limit=1, resolution_m=10).scenes[0]
+    assert chips.bands["B08"].shape == chips.reference.shape and chips.factor == 1
+
+
 def test_layton_leaves_sen2cor_clouds_unknown_rather_than_clear():
     layton = load_set("layton", limit=1)
     s = layton.scenes[0]
