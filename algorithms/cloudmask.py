@@ -10,7 +10,7 @@ from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_err
 from .feedback import QgisFeedback
 
 #: BAND_PRESET options after "Auto": the core's preset keys, in this order.
-PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn", "rgb"]
+PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn", "rgb", "rgbn"]  # new presets go last: saved models keep their index
 DEVICES = ["auto", "cpu", "cuda"]
 
 
@@ -41,8 +41,12 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "Input: either a raster layer with Sentinel-2 bands (reflectance x 10000, as in L1C/L2A products) "
             "or a Sentinel-2 product: a .SAFE folder, its .zip, or the MTD_MSIL1C.xml / MTD_MSIL2A.xml inside "
             "the folder. Give exactly one of the two.\n\n"
-            "Bands of a raster layer are identified by the band preset (Auto guesses from the band count) or by "
-            "an explicit band mapping such as 'B02=1, B03=2, B04=3, B08=4', which overrides the preset.\n\n"
+            "Bands of a raster layer are identified by the band preset or by "
+            "an explicit band mapping such as 'B02=1, B03=2, B04=3, B08=4', which overrides the preset. Auto "
+            "reads the raster's band names (descriptions such as B02 or Blue, or an RGB colour interpretation); "
+            "without names it takes 13 bands as L1C and 12 as L2A, and 4 or 3 bands as B/G/R/NIR or R/G/B only "
+            "when the pixels confirm that order (in top-of-atmosphere images the darkest pixels are brighter in "
+            "blue than in red); otherwise it asks for the preset or a mapping and says what it saw.\n\n"
             "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data. The optional "
             "confidence raster holds the probability (0-100 %) of each class, one band per class.\n\n"
             "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
@@ -71,7 +75,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                     "inside the folder)"))
         self.addParameter(QgsProcessingParameterEnum(
             self.BAND_PRESET, self.tr("Band preset of the input raster"),
-            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
             optional=True))

@@ -76,7 +76,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             self.BANDS, self.tr("Bands to score, e.g. B02, B03, B04 (empty: all)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.BAND_PRESET, self.tr("Band preset of both rasters"),
-            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
             optional=True))

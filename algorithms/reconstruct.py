@@ -82,7 +82,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             self.MASK, self.tr("Cloud mask of the input (CloudFree class raster)")))
         self.addParameter(QgsProcessingParameterEnum(
             self.BAND_PRESET, self.tr("Band preset of the input raster"),
-            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, ... (overrides the preset)"),
             optional=True))

@@ -49,7 +49,7 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
                                 "plain rasters; products carry theirs)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.BAND_PRESET, self.tr("Band preset of the input rasters"),
-            options=[self.tr("Auto (from band count)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
             optional=True))

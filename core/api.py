@@ -78,7 +78,7 @@ def open_scene(input: str | Path, model: Optional[str] = None,
     """Choose the model, open the bands it needs and start reading (core.masking.plan_scene)."""
     chosen = not model or model == AUTO_MODEL
     if chosen:
-        model = choose_bundled_model(available_bands(input, band_preset, band_mapping))
+        model = choose_bundled_model(available_bands(input, band_preset, band_mapping, dn_offset))
     card = load_card(model)
     source = open_band_source(input, card.bands, resolution_m, band_preset, band_mapping, dn_scale, dn_offset)
     try:

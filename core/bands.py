@@ -28,12 +28,14 @@ PRESETS: Dict[str, List[str]] = {
     "s2_l2a": L2A_BANDS,
     "bgrn": ["B02", "B03", "B04", "B08"],
     "rgb": ["B04", "B03", "B02"],
+    "rgbn": ["B04", "B03", "B02", "B08"],
 }
 PRESET_LABELS: Dict[str, str] = {
     "s2_l1c": "Sentinel-2 L1C, 13 bands (B01 ... B12 with B8A and B10)",
     "s2_l2a": "Sentinel-2 L2A, 12 bands (B01 ... B12 with B8A, no B10)",
     "bgrn": "4 bands: blue, green, red, NIR (B02 B03 B04 B08)",
     "rgb": "3 bands: red, green, blue (B04 B03 B02), as in true-colour exports",
+    "rgbn": "4 bands: red, green, blue, NIR (B04 B03 B02 B08)",
 }
 
 _ALIASES = {"B1": "B01", "B2": "B02", "B3": "B03", "B4": "B04", "B5": "B05", "B6": "B06",

@@ -4,14 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .bands import PRESETS, check_mapping, parse_mapping, preset_mapping
-from .errors import BandMappingError, InputError
+from .band_guess import guess_mapping
+from .bands import check_mapping, parse_mapping, preset_mapping
+from .errors import InputError
 from .input_checks import check_reflectance, check_scaling
 from .safe import open_safe
-from .sources import RasterLayerSource, SafeSource, open_raster
-
-_PRESET_BY_COUNT = {len(bands): name for name, bands in PRESETS.items()}
-
+from .sources import RasterLayerSource, SafeSource, open_raster, require_crs
 
 def is_safe_input(path: str | Path) -> bool:
     """True for a .SAFE folder, a .zip, or an MTD_MSIL*.xml file."""
@@ -21,21 +19,18 @@ def is_safe_input(path: str | Path) -> bool:
     return p.suffix.lower() in (".zip", ".safe") or (p.suffix.lower() == ".xml" and p.name.upper().startswith("MTD_MSIL"))
 
 
-def raster_mapping(path: str, band_count: int, preset: Optional[str], mapping: Optional[str]) -> Dict[str, int]:
-    """The band mapping for a plain raster: explicit, preset, or guessed from the band count."""
+def raster_mapping(ds, path: str, preset: Optional[str], mapping: Optional[str],
+                   dn_offset: float = 0.0) -> Dict[str, int]:
+    """The band mapping for an open plain raster: explicit, preset, or Auto (core.band_guess)."""
     if mapping:
         return parse_mapping(mapping)
     if preset:
         return preset_mapping(preset)
-    if band_count in _PRESET_BY_COUNT:
-        return preset_mapping(_PRESET_BY_COUNT[band_count])
-    raise BandMappingError(
-        f"{Path(path).name} has {band_count} bands, which matches no preset (13 = L1C, 12 = L2A, "
-        "4 = B/G/R/NIR, 3 = R/G/B); give a band mapping such as 'B02=1, B03=2, B04=3, B08=4'.")
+    return guess_mapping(ds, path, dn_offset)
 
 
 def available_bands(path: str | Path, band_preset: Optional[str] = None,
-                    band_mapping: Optional[str] = None) -> List[str]:
+                    band_mapping: Optional[str] = None, dn_offset: float = 0.0) -> List[str]:
     """The Sentinel-2 bands an input provides (for choosing a model)."""
     if not str(path):
         raise InputError("No input given; choose a raster layer or a .SAFE product.")
@@ -44,8 +39,9 @@ def available_bands(path: str | Path, band_preset: Optional[str] = None,
     if is_safe_input(path):
         return [b for b in open_safe(path).files if b != "SCL"]
     with open_raster(str(path)) as ds:
+        require_crs(ds, str(path))
         count = ds.count
-    mapping = raster_mapping(str(path), count, band_preset, band_mapping)
+        mapping = raster_mapping(ds, str(path), band_preset, band_mapping, dn_offset)
     check_mapping(mapping, count, list(mapping))  # a band beyond the raster is an error, not a missing band
     return list(mapping)
 
@@ -63,13 +59,17 @@ def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optio
         source = SafeSource(open_safe(path), bands, resolution_m or 20)
     else:
         with open_raster(str(path)) as ds:
-            count, dtype = ds.count, ds.dtypes[0]
-        if dtype in ("uint8", "int8") and dn_scale is None:
+            require_crs(ds, str(path))
+            dtype = ds.dtypes[0]
+            if dtype in ("uint8", "int8") and dn_scale is None:
+                mapping = None  # refused below, before any guess at the band order
+            else:
+                mapping = raster_mapping(ds, str(path), band_preset, band_mapping, dn_offset)
+        if mapping is None:
             raise InputError(
                 f"{Path(str(path)).name} holds 8-bit values (0-255): a display image, not reflectance or Sentinel-2 "
                 "DN, and masks computed from it would be wrong. Use the bands as reflectance or DN; if the values "
                 "really are reflectance x 255, give the DN scale 255 (--dn-scale 255, or dn_scale=255 in Python).")
-        mapping = raster_mapping(str(path), count, band_preset, band_mapping)
         source = RasterLayerSource(str(path), mapping, bands, resolution_m, dn_scale, dn_offset)
     try:
         check_reflectance(source, Path(str(path)).name, list(bands))

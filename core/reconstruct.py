@@ -74,7 +74,7 @@ class ImageReader:
             ds.close()
             raise InputError(f"{self.name} has no CRS; assign one so the mask can be placed on it.")
         try:
-            mapping = raster_mapping(str(path), ds.count, band_preset, band_mapping)
+            mapping = raster_mapping(ds, str(path), band_preset, band_mapping, dn_offset)
         except Exception:
             ds.close()
             raise

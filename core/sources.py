@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import rasterio
@@ -72,6 +72,14 @@ def _metre_factor(ds: rasterio.DatasetReader, resolution_m: Optional[int]) -> fl
     return resolution_m / pixel_m
 
 
+def require_crs(ds, path: str) -> None:
+    """A mask must be placed on the map: refuse a raster without a CRS, before anything else is asked of it."""
+    if ds.crs is None:
+        raise InputError(
+            f"{Path(path).name} has no coordinate reference system; assign one (Raster > "
+            "Projections > Assign Projection) so the mask can be georeferenced.")
+
+
 class RasterLayerSource:
     """A multi-band raster (a QGIS layer's file) with a band mapping."""
 
@@ -80,11 +88,11 @@ class RasterLayerSource:
                  dn_offset: float = 0.0) -> None:
         self.path = str(path)
         self.ds = open_raster(self.path)
-        if self.ds.crs is None:
+        try:
+            require_crs(self.ds, self.path)
+        except InputError:
             self.ds.close()
-            raise InputError(
-                f"{Path(self.path).name} has no coordinate reference system; assign one (Raster > "
-                "Projections > Assign Projection) so the mask can be georeferenced.")
+            raise
         self.bands = list(bands)
         self.indexes = check_mapping(mapping, self.ds.count, self.bands)
         self.factor = _metre_factor(self.ds, resolution_m)

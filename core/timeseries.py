@@ -11,6 +11,7 @@ on the raster's width, the number of dates and bands, never on its height.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ from rasterio.windows import Window
 from .dates import input_dates
 from .errors import BandMappingError, InputError
 from .grid import Grid
+from .band_guess import guess_mapping
 from .inputs import available_bands, is_safe_input, open_band_source, raster_mapping
 from .model_card import NODATA_CLASS
 from .morphology import buffer_classes
@@ -45,8 +47,22 @@ def series_bands(path: str | Path, band_preset: Optional[str], band_mapping: Opt
         return open_safe(path).bands
     bands = available_bands(path, band_preset, band_mapping)
     with open_raster(str(path)) as ds:
-        index = raster_mapping(str(path), ds.count, band_preset, band_mapping)
+        index = raster_mapping(ds, str(path), band_preset, band_mapping)
     return sorted(bands, key=index.__getitem__)
+
+
+def series_mapping(inputs: Sequence[str | Path], reference: int, band_preset: Optional[str],
+                   band_mapping: Optional[str]) -> Optional[str]:
+    """The band mapping every raster of a series is read with: the user's, or Auto's answer for the
+    reference raster checked on the pixels of all dates (one cloudy date cannot confirm an order alone)."""
+    if band_mapping or band_preset or is_safe_input(inputs[reference]):
+        return band_mapping
+    rasters = [str(p) for p in inputs if not is_safe_input(p)]
+    with ExitStack() as stack:
+        opened = [stack.enter_context(open_raster(p)) for p in rasters]
+        ref = opened[rasters.index(str(inputs[reference]))]
+        mapping = guess_mapping(ref, str(inputs[reference]), others=[d for d in opened if d is not ref])
+    return ", ".join(f"{b}={i}" for b, i in mapping.items())
 
 
 def same_grid(a: Grid, b: Grid) -> bool:
@@ -142,6 +158,7 @@ class TimeSeries:
     bands: List[str]
     grid: Grid
     masks: List[MaskReader] = field(default_factory=list)
+    band_mapping: Optional[str] = None  # the mapping the rasters were read with (Auto's answer, if it decided)
 
     @property
     def days(self) -> List[float]:
@@ -212,6 +229,7 @@ def open_series(inputs: Sequence[str | Path], reference: int, dates: Optional[Se
     when = input_dates(inputs, dates)
     if not 0 <= reference < len(inputs):
         raise InputError(f"The target index {reference} is outside the {len(inputs)} inputs.")
+    band_mapping = series_mapping(inputs, reference, band_preset, band_mapping)
     bands = series_bands(inputs[reference], band_preset, band_mapping)
     sources: list = []
     try:
@@ -233,7 +251,7 @@ def open_series(inputs: Sequence[str | Path], reference: int, dates: Optional[Se
         for s in sources:
             s.close()
         raise
-    return TimeSeries([Path(p) for p in inputs], sources, when, bands, grid)
+    return TimeSeries([Path(p) for p in inputs], sources, when, bands, grid, band_mapping=band_mapping)
 
 
 def attach_masks(series: TimeSeries, masks: Optional[Sequence[Optional[str | Path]]], workdir: Path,
@@ -254,7 +272,7 @@ def attach_masks(series: TimeSeries, masks: Optional[Sequence[Optional[str | Pat
         share = (progress[1] - progress[0]) / len(missing)
         feedback.info(f"Masking clouds of {series.paths[i].name} ({series.dates[i]}) with the bundled model.")
         result = cloud_mask(series.paths[i], Path(workdir) / f"mask_{i}.tif", model=model,
-                            band_preset=band_preset, band_mapping=band_mapping,
+                            band_preset=band_preset, band_mapping=band_mapping or series.band_mapping,
                             resolution_m=20 if series.grid.crs is not None and series.grid.crs.is_projected else None,
                             feedback=SubFeedback(feedback, progress[0] + k * share, progress[0] + (k + 1) * share))
         masks[i] = result.mask_path

@@ -239,7 +239,11 @@ class Trainer:
             if cfg.max_minutes and (time.monotonic() - start) / 60 > cfg.max_minutes:
                 self.feedback.info(f"Stopping: the {cfg.max_minutes} min budget is spent.")
                 break
-        self.model.load_state_dict(torch.load(self.best_path, map_location="cpu", weights_only=True))
+        return self.summary()
+
+    def summary(self) -> Dict:
+        """The best epoch's model loaded and what the card records of the run (also for a stopped run)."""
+        self.model.load_state_dict(self.torch.load(self.best_path, map_location="cpu", weights_only=True))
         best = max(self.history, key=self.selection_score)
         return {"epochs": self.epoch, "best_epoch": best["epoch"], "validation": best,
                 "train_places": self.train_places, "validation_places": self.val_places,

@@ -111,7 +111,11 @@ class BandSetTraining:
         started = time.monotonic()
         trainer = Trainer(self.base_config, self._scenes(False), self.workdir / "base",
                           init_weights=self.warm_start)
-        summary = trainer.fit()
+        if self.args.base_as_is and trainer.resume():
+            summary = trainer.summary()  # a base stopped early (time budget) is used at its best epoch so far
+            summary["stopped_early"] = f"after {trainer.epoch} of {self.base_config.max_epochs} epochs"
+        else:
+            summary = trainer.fit()
         summary["minutes_this_call"] = round((time.monotonic() - started) / 60, 1)
         return trainer, summary
 
@@ -133,6 +137,8 @@ class BandSetTraining:
                   "config": {k: v for k, v in asdict(self.base_config).items() if k != "architecture"}}
         if self.warm_start:
             record["warm_start"] = f"started from the base of an earlier run ({self.warm_start})"
+        if base.get("stopped_early"):
+            record["stopped_early"] = base["stopped_early"] + " (time budget); the best epoch so far is used"
         return record
 
     def compute_record(self, variant: str) -> Dict:
@@ -162,8 +168,9 @@ class BandSetTraining:
 
     def export_base(self, trainer: Trainer, summary: Dict, out_dir: Path, out_name: str, extra_card: Dict) -> Path:
         card = build_card(self.base_config, summary, self._scenes(False))
-        if self.warm_start:
-            card["training"]["warm_start"] = self._base_record(summary)["warm_start"]
+        for key in ("warm_start", "stopped_early"):
+            if key in self._base_record(summary):
+                card["training"][key] = self._base_record(summary)[key]
         card.update(extra_card)
         return export_trained(trainer, out_dir, out_name, card)["fp32"]
 
@@ -268,6 +275,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--ft-steps", type=int, default=50, help="fine-tuning: steps per epoch")
     parser.add_argument("--ft-epochs", type=int, default=4, help="fine-tuning: epochs")
     parser.add_argument("--base-only", action="store_true", help="train the base models and stop")
+    parser.add_argument("--base-as-is", action="store_true",
+                        help="use each base at its best epoch so far, without training it further")
     parser.add_argument("--warm-start", type=Path, default=None,
                         help="an earlier work folder: each base starts from its base/best.pt (no human label in it)")
     parser.add_argument("--device", default="auto")
