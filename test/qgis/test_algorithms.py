@@ -107,6 +107,24 @@ def test_cloudmask_wrong_band_mapping_fails_cleanly(tmp_path):
     assert not list(tmp_path.glob("*.tif"))
 
 
+def test_cloudmask_asks_for_the_band_order_of_an_unnamed_rgbn_raster(tmp_path):
+    """Auto does not read R/G/B/NIR as B/G/R/NIR; the rgbn preset (added last, index 5) answers."""
+    from qgis.core import QgsProcessingException
+
+    with rasterio.open(SAMPLE_L1C) as src:
+        profile, data = src.profile, src.read([4, 3, 2, 8])
+    profile.update(count=4)
+    rgbn = tmp_path / "rgbn.tif"
+    with rasterio.open(rgbn, "w", **profile) as dst:
+        dst.write(data)
+    with pytest.raises(QgsProcessingException, match="do not confirm the usual order"):
+        run("cloudmask", {"INPUT": str(rgbn), "OUTPUT": str(tmp_path / "m.tif")})
+    assert not (tmp_path / "m.tif").exists()
+    result = run("cloudmask", {"INPUT": str(rgbn), "BAND_PRESET": 5, "RESOLUTION": RES_20M,
+                               "OUTPUT": str(tmp_path / "m.tif")})
+    assert result["RUNTIME"] and (tmp_path / "m.tif").is_file()
+
+
 def test_cloudmask_needs_exactly_one_input(tmp_path):
     from qgis.core import QgsProcessingException
 
