@@ -1,6 +1,7 @@
 """The processing grid: CRS, transform and size at the processing resolution."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Tuple
 
@@ -31,6 +32,29 @@ class Grid:
             top = max(0, int(strip.row_off) - halo)
             bottom = min(self.height, int(strip.row_off + strip.height) + halo)
             yield Window(0, top, self.width, bottom - top), strip, int(strip.row_off) - top
+
+
+def pixel_metres_xy(crs, transform: Affine, width: int, height: int) -> Tuple[float, float]:
+    """A grid's pixel width and height in metres: a geographic CRS's degrees converted at the grid's centre
+    latitude (a spherical approximation, within a percent at the scale of a pixel)."""
+    a, e = abs(transform.a), abs(transform.e)
+    if crs is not None and getattr(crs, "is_geographic", False):
+        _, lat = transform * (width / 2, height / 2)
+        return a * 111_320.0 * max(0.01, math.cos(math.radians(lat))), e * 110_574.0
+    try:
+        unit = float(crs.linear_units_factor[1]) if crs is not None else 1.0
+    except Exception:  # a CRS without a linear unit: take its units as metres
+        unit = 1.0
+    return a * unit, e * unit
+
+
+def describe_pixel(grid: "Grid") -> str:
+    """The pixel size with its real unit: metres, or degrees with their size in metres."""
+    mx, my = pixel_metres_xy(grid.crs, grid.transform, grid.width, grid.height)
+    if grid.crs is not None and getattr(grid.crs, "is_geographic", False):
+        return (f"{abs(grid.transform.a):.3g} x {abs(grid.transform.e):.3g} degrees "
+                f"(about {mx:.0f} x {my:.0f} m)")
+    return f"{mx:g} m" if abs(mx - my) < 1e-9 else f"{mx:g} x {my:g} m"
 
 
 def scaled_window(window: Window, factor: float, width: int, height: int) -> Tuple[Window, Tuple[int, int]]:

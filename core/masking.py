@@ -9,6 +9,7 @@ and rows behind being written while the current one is inferred.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,14 @@ from rasterio.windows import Window
 
 from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, decide_classes, finish_class_raster
 from .errors import InputError
-from .grid import Grid
+from .grid import Grid, describe_pixel, pixel_metres_xy
 from .model_card import MASK_CLASSES, NODATA_CLASS, ModelCard
 from .output_guard import guard_outputs
 from .outputs import CONFIDENCE_STYLE, OutputSet, check_output_path
 from .pipeline import AsyncWriter, RowReader, StageClock
 from .progress import Feedback
 from .runtime import Predictor
-from .shadow_geometry import GeometryInput, pixel_metres
+from .shadow_geometry import GeometryInput
 from .tiling import fit_patch_size, patch_starts, patch_weights, predict_blended
 
 
@@ -143,7 +144,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
     k = len(MASK_CLASSES)
     feedback.info(f"Model {card.name} ({', '.join(card.bands)} at {card.resolution_m} m) on "
                   f"{predictor.description}; grid {grid.width} x {grid.height} px at "
-                  f"{grid.pixel_size:g} m; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches.")
+                  f"{describe_pixel(grid)}; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches.")
     weights = {(t, b, l, r): patch_weights(patch, ov, t, b, l, r)
                for t in (False, True) for b in (False, True) for l in (False, True) for r in (False, True)}
     acc = np.zeros((k, patch, grid.width), np.float32)
@@ -218,8 +219,8 @@ def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, 
 def scene_geometry(source: BandSource) -> GeometryInput:
     """Pixel size in metres and the sun angles (a .SAFE product's; None for a plain raster) of a source."""
     grid = source.grid
-    _, centre_lat = grid.transform * (grid.width / 2, grid.height / 2)
-    return GeometryInput(pixel_metres(grid.crs, grid.pixel_size, centre_lat), getattr(source, "sun", None))
+    mx, my = pixel_metres_xy(grid.crs, grid.transform, grid.width, grid.height)
+    return GeometryInput(math.sqrt(mx * my), getattr(source, "sun", None))
 
 
 def source_inputs(source: BandSource) -> list:

@@ -216,16 +216,6 @@ class ShadowZone:
         return apply_zone(classes, self.zone, self.factor, row0)
 
 
-def pixel_metres(crs, pixel_size: float, centre_lat: float = 0.0) -> float:
-    """A grid's pixel size in metres (degrees of a geographic CRS converted at the grid's latitude)."""
-    if crs is not None and getattr(crs, "is_geographic", False):
-        return pixel_size * 111_320.0 * max(0.1, math.cos(math.radians(centre_lat)))
-    try:
-        return pixel_size * float(crs.linear_units_factor[1]) if crs is not None else pixel_size
-    except Exception:  # a CRS without a unit: take the pixel size as metres
-        return pixel_size
-
-
 def raster_zone(read_rows, height: int, pixel_m: float, sun: Optional[SunAngles], strip_rows: int = 1024,
                 nodata: int = NODATA) -> ShadowZone:
     """The zone of a class raster read in strips (`read_rows(top, rows)` -> uint8 classes)."""

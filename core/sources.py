@@ -6,6 +6,7 @@ depends on the window, never on the scene.
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence, Tuple
@@ -19,7 +20,7 @@ from rasterio.windows import Window
 
 from .bands import check_mapping
 from .errors import InputError, UnreadableFileError
-from .grid import Grid, scaled_window
+from .grid import Grid, pixel_metres_xy, scaled_window
 from .outputs import GDAL_ERRORS
 from .safe import SafeProduct
 from .safe_integrity import verify_band_files
@@ -61,15 +62,16 @@ def _resampling(factor: float) -> Resampling:
 
 
 def _metre_factor(ds: rasterio.DatasetReader, resolution_m: Optional[int]) -> float:
-    """How many source pixels make one processing pixel (1 when resolution is unknown)."""
-    if resolution_m is None or ds.crs is None or not ds.crs.is_projected:
+    """How many source pixels make one processing pixel (1 when resolution is unknown).
+
+    A geographic CRS keeps its degree grid, with pixels of about `resolution_m`
+    metres (the mean of their width and height at the centre latitude), so the
+    same data in degrees and in UTM are masked at the same detail.
+    """
+    if resolution_m is None or ds.crs is None:
         return 1.0
-    try:
-        unit = ds.crs.linear_units_factor[1]
-    except Exception:  # CRS without a unit: keep the native grid.
-        return 1.0
-    pixel_m = abs(ds.transform.a) * unit
-    return resolution_m / pixel_m
+    mx, my = pixel_metres_xy(ds.crs, ds.transform, ds.width, ds.height)
+    return resolution_m / math.sqrt(mx * my)
 
 
 def require_crs(ds, path: str) -> None:
