@@ -37,6 +37,7 @@ class CloudFreePlugin:
         self.provider = None
         self.warning = ""
         self._checked = False
+        self._message = None  # the message bar item that names missing packages, while it shows
 
     def initProcessing(self):  # noqa: N802 - QGIS API
         if self.provider is not None:
@@ -74,17 +75,32 @@ class CloudFreePlugin:
     def _push_to_message_bar(self, text: str) -> None:
         from qgis.PyQt.QtWidgets import QPushButton
         bar = self.iface.messageBar()
-        widget = bar.createMessage("CloudFree", text)
+        prefix = "CloudFree: "  # the message bar shows its own title: say it once
+        widget = bar.createMessage("CloudFree", text[len(prefix):] if text.startswith(prefix) else text)
         button = QPushButton(widget)
         button.setText("Check and install dependencies")
         button.clicked.connect(self.open_dependencies_dialog)
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Warning)
+        self._message = bar.pushWidget(widget, Qgis.Warning) or widget
 
-    @staticmethod
-    def open_dependencies_dialog() -> None:
+    def open_dependencies_dialog(self) -> None:
         import processing
         processing.execAlgorithmDialog(deps.ALGORITHM_ID, {})
+        self.recheck()
+
+    def recheck(self) -> None:
+        """After an install: drop the warning once nothing is missing, instead of keeping it until a restart."""
+        import importlib
+        importlib.invalidate_caches()  # packages installed in this session become visible to find_spec
+        try:
+            self.warning = dependency_warning(deps.check_dependencies(imports=False))
+        except Exception as exc:  # noqa: BLE001 - a broken check must not break the dialog's return
+            QgsMessageLog.logMessage(f"CloudFree could not check its dependencies: {exc}", LOG_TAG, Qgis.Warning)
+            return
+        if not self.warning and self._message is not None and self.iface is not None:
+            self.iface.messageBar().popWidget(self._message)
+            self._message = None
+            QgsMessageLog.logMessage("CloudFree: every package it needs is now installed.", LOG_TAG, Qgis.Info)
 
     def unload(self):
         if self.provider is not None:

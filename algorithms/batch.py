@@ -37,7 +37,7 @@ class BatchAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "batch"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Masks clouds and cloud shadows in every Sentinel-2 product of a folder, one scene after the other, "
             "with the best bundled U-Net for the product's bands, and writes a summary table of all scenes.\n\n"

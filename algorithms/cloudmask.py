@@ -35,7 +35,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Cloud and shadow mask (U-Net)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Masks clouds and cloud shadows in Sentinel-2 imagery with a U-Net model run by ONNX Runtime.\n\n"
             "Input: either a raster layer with Sentinel-2 bands (reflectance x 10000, as in L1C/L2A products) "

@@ -7,6 +7,7 @@ styling and grouping the outputs that QGIS loads on completion.
 from __future__ import annotations
 
 import functools
+import html
 import re
 import uuid
 from contextlib import contextmanager
@@ -169,6 +170,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
     def tr(self, text: str) -> str:
         return tr(text)
+
+    def help_text(self) -> str:
+        """The algorithm's help as plain text; each algorithm writes its own."""
+        return ""
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        """QGIS shows help as HTML: '<scene>' or '<folder>' would be taken for tags and vanish, so escape."""
+        return html.escape(self.help_text(), quote=False)
 
     def group(self) -> str:
         return self.tr("Masking")

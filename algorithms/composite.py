@@ -22,7 +22,7 @@ class CompositeAlgorithm(SeriesAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Best-pixel composite")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Builds one cloud-free image from several dates: each pixel is the clear observation nearest in time "
             "to the middle of the period (or to the date given as centre), ties going to the earlier date. A real "

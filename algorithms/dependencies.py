@@ -45,7 +45,7 @@ class DependenciesAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "setup"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Checks the Python packages CloudFree needs in QGIS's own Python and, if asked, installs the missing "
             "ones.\n\n"

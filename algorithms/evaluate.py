@@ -63,7 +63,7 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "training"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Scores a CloudFree cloud and shadow mask against a reference raster (hand-drawn labels, an SCL, "
             "another tool's mask), class by class.\n\n"

@@ -48,7 +48,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "reconstruction"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Scores a reconstructed image (e.g. a gap-fill output) against the true image, on the pixels that "
             "were filled only: clear pixels are copied and would only dilute the error.\n\n"

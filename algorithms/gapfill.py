@@ -24,7 +24,7 @@ class GapfillAlgorithm(SeriesAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Gap-fill a date from other dates")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Reconstructs the cloudy and shadowed pixels of one date (the target) from the other dates of the "
             "same area.\n\n"

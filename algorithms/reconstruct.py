@@ -44,7 +44,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "reconstruction"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Fills the cloudy and shadowed pixels of one Sentinel-2 image from the image itself, with the bundled "
             "inpainting U-Net (cloudfree_inpaint_s2), when no other date of the area is at hand (with other "

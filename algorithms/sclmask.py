@@ -18,7 +18,7 @@ class SclMaskAlgorithm(CloudFreeAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Cloud and shadow mask from SCL (L2A)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Derives the CloudFree cloud and shadow mask from the Scene Classification Layer (SCL) that "
             "Sen2Cor writes into Sentinel-2 L2A products; no model is run.\n\n"

@@ -73,7 +73,7 @@ class TrainAlgorithm(CloudFreeAlgorithm):
     def groupId(self) -> str:  # noqa: N802 - QGIS API
         return "training"
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+    def help_text(self) -> str:
         return self.tr(
             "Trains a CloudFree U-Net on your own labelled scenes, or fine-tunes a bundled model on them, and "
             "writes it as ONNX with its model card, ready for the 'Cloud and shadow mask (U-Net)' algorithm "

@@ -133,3 +133,32 @@ def test_plugin_loads_without_rasterio_and_the_mask_fails_clearly(tmp_path):
     assert "rasterio" in out["cloudmask"] and "cloudfree:dependencies" in out["cloudmask"]
     assert "No module named" in out["cloudmask"]
     assert out["ok"] == 0 and "[missing] rasterio" in out["report"]
+
+
+def test_message_bar_names_cloudfree_once_and_the_warning_goes_after_an_install(monkeypatch):
+    """The title is 'CloudFree', the text does not repeat it; a re-check with nothing missing removes it."""
+    from qgis.gui import QgsMessageBar
+
+    import cloudfree.plugin as plugin_module
+    from cloudfree.core import dependencies as deps
+
+    bar = QgsMessageBar()
+
+    class Iface:
+        def messageBar(self):  # noqa: N802 - QGIS API
+            return bar
+
+    real = deps.check_dependencies(imports=False)
+    onnx = next(s for s in real if s.name == "onnxruntime")
+    broken = [s if s is not onnx else type(s)(**{**onnx.__dict__, "state": "missing", "version": None})
+              for s in real]
+    monkeypatch.setattr(deps, "missing", lambda statuses: [s for s in statuses if s.state == "missing"])
+    monkeypatch.setattr(deps, "check_dependencies", lambda imports=False: broken)
+    plugin = plugin_module.CloudFreePlugin(Iface())
+    plugin._check()
+    item = bar.currentItem()
+    assert item is not None and item.title() == "CloudFree"
+    assert not item.text().startswith("CloudFree") and "onnxruntime" in item.text()
+    monkeypatch.setattr(deps, "check_dependencies", lambda imports=False: real)
+    plugin.recheck()
+    assert bar.currentItem() is None and plugin.warning == ""
