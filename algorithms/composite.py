@@ -28,7 +28,7 @@ class CompositeAlgorithm(SeriesAlgorithm):
             "to the middle of the period (or to the date given as centre), ties going to the earlier date. A real "
             "observation is copied, not a median, so the bands of a pixel belong together.\n\n"
             "Dates, cloud masks, dates list, bands and resolution as in the gap-fill algorithm: rasters on one "
-            "grid with their dates (products carry theirs), and one CloudFree mask per date in the same order "
+            "grid with their dates (products carry theirs; a raster named with its date states it), and one CloudFree mask per date in the same order "
             "(empty: computed with the bundled model).\n\n"
             "Outputs: the composite, with the first date's bands, grid, data type and scale, styled in true "
             "colour; and the source: the position of the date each pixel comes from (0 = first), labelled with "

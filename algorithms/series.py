@@ -45,8 +45,9 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
                                 "computed with the bundled model)"),
             layerType=QgsProcessing.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterString(
-            self.DATES, self.tr("Dates of the inputs in the same order, YYYY-MM-DD separated by commas (needed for "
-                                "plain rasters; products carry theirs)"), optional=True))
+            self.DATES, self.tr("Dates of the inputs in the same order, YYYY-MM-DD separated by commas (empty: "
+                                "products carry theirs, rasters named like S2A_MSIL2A_20200615T... or "
+                                "x_2020-06-15.tif state theirs)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.BAND_PRESET, self.tr("Band preset of the input rasters"),
             options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))

@@ -3,7 +3,10 @@
 Gap-filling weighs other dates by their distance in time, so every input
 needs a date.  A .SAFE product carries its sensing time in its metadata; a
 plain raster carries none that can be trusted (a TIFF's DATETIME is when the
-file was written), so its date must be given.
+file was written), so its date is given, or read from its file name when
+that name says it the Sentinel-2 way (T33UUU_20170216T102101_B02.jp2,
+S2A_MSIL2A_20200615T184921_..., an exported S2B_20200615T184919_stack.tif)
+or as an ISO date (s2_2015-07-11.tif), and names one date only.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from .errors import InputError
 from .safe import open_safe
 
 _ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]*Z?)?\s*$")
+_NAME_SENSING = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})T\d{6}(?!\d)")   # Sentinel-2 sensing time in a name
+_NAME_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
 def parse_date(text: str, what: str = "date") -> date:
@@ -43,6 +48,23 @@ def sensing_date(path: str | Path) -> date:
     return parse_date(product.sensing_time, f"sensing time of {product.path.name}")
 
 
+def date_from_name(path: str | Path) -> Optional[date]:
+    """The acquisition date a file name states, or None when it states none or more than one.
+
+    A product name's first sensing time is the acquisition (the second is
+    when it was processed), so only the first Sentinel-2 time counts.
+    """
+    name = Path(str(path)).name
+    found = _NAME_SENSING.search(name)
+    candidates = [found.groups()] if found else list({m.groups() for m in _NAME_ISO.finditer(name)})
+    if len(candidates) != 1:
+        return None
+    try:
+        return date(*(int(x) for x in candidates[0]))
+    except ValueError:
+        return None
+
+
 def input_dates(inputs: Sequence[str | Path], dates: Optional[Sequence[Optional[str]]]) -> List[date]:
     """One date per input: the given one, else the product's; distinct, or an error naming the clash.
 
@@ -57,9 +79,11 @@ def input_dates(inputs: Sequence[str | Path], dates: Optional[Sequence[Optional[
             out.append(parse_date(given, f"date of {Path(path).name}"))
         elif _is_product(path):
             out.append(sensing_date(path))
+        elif date_from_name(path) is not None:
+            out.append(date_from_name(path))
         else:
             raise InputError(
-                f"{Path(path).name} is a plain raster, which carries no acquisition date; give the dates "
+                f"{Path(path).name} is a plain raster whose name states no date; give the dates "
                 "of all inputs in order, e.g. dates=['2015-07-11', '2015-08-30', ...] (CLI: --dates "
                 "2015-07-11,2015-08-30,...).")
     seen = {}

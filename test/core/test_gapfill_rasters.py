@@ -1,4 +1,5 @@
 """Gap-filling rasters: a real eo-learn time series as GeoTIFFs with real s2cloudless masks."""
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def test_products_give_their_dates_and_radiometric_offsets_are_undone(safe_l2a_o
     assert err < 60                                     # a 1000 DN offset left in would show as ~1000
 
 
-def test_grids_dates_and_an_all_cloud_target_are_refused_without_output(series, tmp_path):
+def test_grids_dates_and_an_all_cloud_target_are_refused_without_output(series, tmp_path, tmp_path_factory):
     out = tmp_path / "f.tif"
     shifted = tmp_path / "shifted.tif"
     with rasterio.open(series["images"][0]) as ds:
@@ -123,8 +124,13 @@ def test_grids_dates_and_an_all_cloud_target_are_refused_without_output(series, 
     images = [str(shifted)] + series["images"][1:]
     with pytest.raises(InputError, match="different grid.*resample and clip"):
         gapfill_rasters(images, out, 3, masks=series["masks"], dates=series["dates"])
-    with pytest.raises(InputError, match="plain raster, which carries no acquisition date"):
-        gapfill_rasters(series["images"], out, 3, masks=series["masks"])
+    undated, folder = [], tmp_path_factory.mktemp("undated")
+    for i, image in enumerate(series["images"]):  # the fixture's names carry their dates: hide them
+        undated.append(str(folder / f"date_{chr(97 + i)}.tif"))
+        shutil.copyfile(image, undated[-1])
+    with pytest.raises(InputError, match="plain raster whose name states no date"):
+        gapfill_rasters(undated, out, 3, masks=series["masks"])
+    assert not out.exists()
     with pytest.raises(InputError, match="same date"):
         gapfill_rasters(series["images"][:2], out, 0, masks=series["masks"][:2], dates=["2015-07-11"] * 2)
     with pytest.raises(InputError, match="No input has the target date 2016-01-01"):
@@ -179,3 +185,18 @@ def test_a_partial_band_mapping_keeps_the_input_band_order(series, tmp_path):
     cloud = series["cloud"]
     np.testing.assert_array_equal(filled[:, ~cloud], original[1:, ~cloud])
     assert not (tmp_path / "f.qml").exists() and (tmp_path / "f_source.qml").exists()   # no B02: no true colour
+
+
+def test_dates_come_from_the_file_names_when_none_are_given(series, tmp_path):
+    """s2_2015-08-30.tif says its date: the result equals the run with the dates typed in."""
+    named = tmp_path / "named.tif"
+    typed = tmp_path / "typed.tif"
+    gapfill_rasters(series["images"], named, 3, masks=series["masks"])
+    gapfill_rasters(series["images"], typed, 3, masks=series["masks"], dates=series["dates"])
+    with rasterio.open(named) as a, rasterio.open(typed) as b:
+        assert np.array_equal(a.read(), b.read())
+    from cloudfree.core.dates import date_from_name
+    assert [date_from_name(p).isoformat() for p in series["images"]] == list(series["dates"])
+    assert date_from_name("T33UUU_20170216T102101_B02.jp2") == date(2017, 2, 16)
+    assert date_from_name("S2A_MSIL2A_20200615T184921_N0214_R070_T10UEU_20200615T214453.SAFE") == date(2020, 6, 15)
+    assert date_from_name("mosaic_2015-07-11_2015-08-01.tif") is None  # two dates: which one?

@@ -1,4 +1,5 @@
 """cloudfree:gapfill, cloudfree:composite and cloudfree:evaluate_reconstruction through processing.run."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +48,15 @@ def test_gapfill_fills_the_target_and_styles_what_it_loads(series, tmp_path):
         np.testing.assert_array_equal(codes.read(1), cloud.astype(np.uint8))
 
 
-def test_gapfill_errors_reach_the_user_and_leave_no_file(series, tmp_path):
+def test_gapfill_errors_reach_the_user_and_leave_no_file(series, tmp_path, tmp_path_factory):
     from qgis.core import QgsProcessingException
 
-    with pytest.raises(QgsProcessingException, match="carries no acquisition date"):
-        run("gapfill", {"INPUTS": series["images"], "MASKS": series["masks"], "TARGET_DATE": "2015-08-30",
+    undated, folder = [], tmp_path_factory.mktemp("undated")
+    for i, image in enumerate(series["images"]):  # the fixture's names carry their dates: hide them
+        undated.append(str(folder / f"date_{chr(97 + i)}.tif"))
+        shutil.copyfile(image, undated[-1])
+    with pytest.raises(QgsProcessingException, match="name states no date"):
+        run("gapfill", {"INPUTS": undated, "MASKS": series["masks"], "TARGET_DATE": "2015-08-30",
                         "OUTPUT": str(tmp_path / "f.tif"), "SOURCE": str(tmp_path / "s.tif")})
     with pytest.raises(QgsProcessingException, match="one cloud mask per date"):
         run("gapfill", {"INPUTS": series["images"], "MASKS": series["masks"][:2], "DATES": ",".join(series["dates"]),
