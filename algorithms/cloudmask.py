@@ -24,6 +24,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
     OVERLAP = "OVERLAP"
     CONFIDENCE = "CONFIDENCE"
     SHADOW_GEOMETRY = "SHADOW_GEOMETRY"
+    CLOUD_THRESHOLD = "CLOUD_THRESHOLD"
+    SHADOW_THRESHOLD = "SHADOW_THRESHOLD"
     RUNTIME = "RUNTIME"
 
     STYLES = {CloudFreeAlgorithm.OUTPUT: MASK_STYLE, CONFIDENCE: CONFIDENCE_STYLE}
@@ -64,6 +66,10 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "cloud can cast it (a dark lake or forest far from any cloud) becomes clear. The sun angles come "
             "from a .SAFE product's metadata; for a raster layer the direction is estimated from the scene's "
             "own cloud-to-shadow offset, and the check is skipped (the log says so) when there is none.\n\n"
+            "Cloud and shadow thresholds (advanced): the probability at which cloud or shadow wins a pixel "
+            "against clear; lower finds more (thin haze, faint shadow), higher finds less. Empty uses the model "
+            "card's calibrated values, chosen on held-out human labels and stated in the log (for cloudfree_s2 "
+            "about 0.56 for cloud and 0.11 for shadow, whose probabilities run low).\n\n"
             "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), 'CloudSEN12, a global dataset for "
             "semantic understanding of cloud and cloud shadow in Sentinel-2', Scientific Data 9, 782); the "
             "bundled models and their scores are described in the CloudFree README and models/README.md.")
@@ -101,6 +107,13 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         # optional: graphical models and scripts saved before this parameter existed stay valid (default on)
         geometry.setFlags(geometry.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(geometry)
+        for key, what in ((self.CLOUD_THRESHOLD, "Cloud"), (self.SHADOW_THRESHOLD, "Shadow")):
+            threshold = QgsProcessingParameterNumber(
+                key, self.tr("{} threshold: probability at which it wins, lower finds more (empty: the model "
+                             "card's calibrated value)").format(what),
+                type=QgsProcessingParameterNumber.Double, minValue=0.01, maxValue=0.99, optional=True)
+            threshold.setFlags(threshold.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(threshold)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud and shadow mask")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Class confidence (%)"), optional=True, createByDefault=False))
@@ -129,7 +142,9 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                 overlap=overlap if overlap >= 0 else None,
                 buffer_px=self.parameterAsInt(parameters, self.BUFFER, context),
                 feedback=QgisFeedback(feedback),
-                shadow_geometry=self.parameterAsBool(parameters, self.SHADOW_GEOMETRY, context))
+                shadow_geometry=self.parameterAsBool(parameters, self.SHADOW_GEOMETRY, context),
+                cloud_threshold=self.optional_number(parameters, self.CLOUD_THRESHOLD, context),
+                shadow_threshold=self.optional_number(parameters, self.SHADOW_THRESHOLD, context))
         results = self.report_cover(result, feedback)
         feedback.pushInfo(f"Model {result.model} on {result.runtime}, patches {result.patch_size} px "
                           f"with {result.overlap} px overlap.")

@@ -245,6 +245,13 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             return match.group(1)
         return source
 
+    def optional_number(self, parameters, key: str, context: QgsProcessingContext) -> Optional[float]:
+        """An optional number parameter's value, None when left empty (it means 'the default')."""
+        value = parameters.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.parameterAsDouble(parameters, key, context)
+
     def resolution_m(self, parameters, context: QgsProcessingContext) -> int:
         return RESOLUTIONS_M[self.parameterAsEnum(parameters, self.RESOLUTION, context)]
 

@@ -27,7 +27,8 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
                patch_size: Optional[int] = None, overlap: Optional[int] = None,
                buffer_px: int = 0, feedback: Optional[Feedback] = None,
                opened: Optional["OpenedScene"] = None, keep_session: bool = False,
-               shadow_geometry: bool = True) -> MaskResult:
+               shadow_geometry: bool = True, cloud_threshold: Optional[float] = None,
+               shadow_threshold: Optional[float] = None) -> MaskResult:
     """Mask clouds and shadows of a raster or .SAFE product with a U-Net model.
 
     `model` is a bundled model name or an .onnx path with its card beside it;
@@ -37,7 +38,9 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
     `keep_session`: keep the inference session for the next call in this
     process (batches; off by default so that QGIS gets its memory back).
     `shadow_geometry`: shadow that no cloud can cast becomes clear
-    (core.shadow_geometry); on by default.
+    (core.shadow_geometry); on by default.  `cloud_threshold` /
+    `shadow_threshold`: probability thresholds in place of the card's
+    calibrated ones (lower finds more; ModelCard.weights_for).
     """
     feedback = feedback or Feedback()
     scene = opened or open_scene(input, model, resolution_m, band_preset, band_mapping, dn_scale, dn_offset,
@@ -51,7 +54,8 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
         predictor = (cached_predictor(scene.card, engine, device) if keep_session
                      else make_predictor(scene.card, engine=engine, device=device))
         return run_mask(scene.source, predictor, scene.card, output, confidence, patch_size, overlap,
-                        batch_size, buffer_px, feedback, scene.plan, shadow_geometry)
+                        batch_size, buffer_px, feedback, scene.plan, shadow_geometry, cloud_threshold,
+                        shadow_threshold)
     finally:
         scene.close()
 

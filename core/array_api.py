@@ -31,7 +31,8 @@ class ArrayMask:
 def mask_array(reflectance: np.ndarray, bands: Sequence[str], model: Optional[str] = None, *,
                band_axis: int = 0, pixel_m: float = 10.0, sun: Optional[SunAngles] = None,
                shadow_geometry: bool = True, device: str = "auto", engine: str = "onnx",
-               batch_size: int = 4) -> ArrayMask:
+               batch_size: int = 4, cloud_threshold: Optional[float] = None,
+               shadow_threshold: Optional[float] = None) -> ArrayMask:
     """Classes and probabilities of a reflectance array whose bands are named in `bands` (any order, extra
     bands ignored).  NaN in any band the model uses makes a pixel no data.  `pixel_m` and `sun` feed the
     shadow-geometry check (the sun's direction is estimated from the array when `sun` is None)."""
@@ -59,7 +60,8 @@ def mask_array(reflectance: np.ndarray, bands: Sequence[str], model: Optional[st
     cube[:, ~valid] = 0.0
     predictor = cached_predictor(card, engine, device)
     probs = array_probabilities(predictor, card, cube, batch_size)
-    classes, report = classes_from_probabilities(probs, card.decision_weights, pixel_m, sun, valid, shadow_geometry)
+    weights = card.weights_for(cloud_threshold, shadow_threshold)
+    classes, report = classes_from_probabilities(probs, weights, pixel_m, sun, valid, shadow_geometry)
     return ArrayMask(classes, probs, card.name, report)
 
 

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("--batch-size", type=int, default=4)
     cm.add_argument("--patch-size", type=int, default=0, help="0: the model card's, fitted to small rasters")
     cm.add_argument("--overlap", type=int, default=-1, help="-1: the model card's")
+    cm.add_argument("--cloud-threshold", type=float, default=None,
+                    help="probability at which cloud wins (0-1, lower finds more, e.g. thin haze); default: the "
+                         "model card's calibrated value")
+    cm.add_argument("--shadow-threshold", type=float, default=None,
+                    help="probability at which shadow wins (0-1, lower finds more); default: the card's")
     cm.add_argument("--no-shadow-geometry", action="store_true",
                     help="keep every shadow the model finds (default: shadow that no cloud can cast, from the sun "
                          "angles or the scene's own cloud-shadow offset, becomes clear)")
@@ -223,7 +228,8 @@ def _run(args, feedback) -> int:
         result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
                             args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,
                             args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback,
-                            shadow_geometry=not args.no_shadow_geometry)
+                            shadow_geometry=not args.no_shadow_geometry, cloud_threshold=args.cloud_threshold,
+                            shadow_threshold=args.shadow_threshold)
     else:
         result = scl_mask(args.input, args.output, args.resolution, args.buffer, args.scl_band, feedback)
     feedback.close()

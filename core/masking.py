@@ -112,13 +112,16 @@ def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: 
              confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
              overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
              feedback: Optional[Feedback] = None, plan: Optional[ScenePlan] = None,
-             shadow_geometry: bool = True) -> MaskResult:
+             shadow_geometry: bool = True, cloud_threshold: Optional[float] = None,
+             shadow_threshold: Optional[float] = None) -> MaskResult:
     """Mask one scene and write the class raster (and optional confidence) atomically.
 
     Reading, inference and writing run on three threads (core.pipeline);
     `plan` is a scene whose reading a batch already started (plan_scene).
     `shadow_geometry`: shadow that no cloud can cast (core.shadow_geometry,
     with the source's sun angles when it has them) becomes clear.
+    `cloud_threshold` / `shadow_threshold`: the probability at which cloud
+    or shadow wins (ModelCard.weights_for); None keeps the card's calibration.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -131,20 +134,25 @@ def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: 
         conf_path = check_output_path(confidence) if confidence else None
         guard_outputs([output, conf_path], source_inputs(source))
         plan = plan or plan_scene(source, card, patch_size, overlap)
+        weights = card.weights_for(cloud_threshold, shadow_threshold)
         geometry = scene_geometry(source) if shadow_geometry else None
-        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started, geometry)
+        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started, geometry,
+                       weights)
     finally:
         if plan is not None:
             plan.close()
 
 
 def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Optional[Path], batch_size: int,
-            buffer_px: int, feedback: Feedback, started: float, geometry: Optional[GeometryInput]) -> MaskResult:
+            buffer_px: int, feedback: Feedback, started: float, geometry: Optional[GeometryInput],
+            decision: Tuple[float, float]) -> MaskResult:
     card, grid, patch, ov, ys, xs = plan.card, plan.source.grid, plan.patch, plan.overlap, plan.ys, plan.xs
     k = len(MASK_CLASSES)
     feedback.info(f"Model {card.name} ({', '.join(card.bands)} at {card.resolution_m} m) on "
                   f"{predictor.description}; grid {grid.width} x {grid.height} px at "
-                  f"{describe_pixel(grid)}; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches.")
+                  f"{describe_pixel(grid)}; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches; "
+                  f"cloud threshold {1 / (1 + decision[0]):.3g}, shadow threshold {1 / (1 + decision[1]):.3g}"
+                  + (" (the card's calibration)." if decision == card.decision_weights else "."))
     weights = {(t, b, l, r): patch_weights(patch, ov, t, b, l, r)
                for t in (False, True) for b in (False, True) for l in (False, True) for r in (False, True)}
     acc = np.zeros((k, patch, grid.width), np.float32)
@@ -156,7 +164,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
         raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
                                   [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
-        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer, card.decision_weights), clock)
+        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer, decision), clock)
         try:
             for i, (data, valid) in enumerate(plan.reader):
                 y = ys[i]

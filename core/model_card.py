@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .bands import canonical_band
-from .errors import BandMappingError, ModelCardError
+from .errors import BandMappingError, InputError, ModelCardError
 
 MASK_CLASSES: Dict[int, str] = {0: "clear", 1: "thick cloud", 2: "thin cloud", 3: "cloud shadow"}
 NODATA_CLASS = 255
@@ -60,6 +60,29 @@ class ModelCard:
         """(cloud, shadow) probability weights of the class decision; (1, 1) when the card states none."""
         d = self.raw.get("decision") or {}
         return float(d.get("cloud_weight", 1.0)), float(d.get("shadow_weight", 1.0))
+
+    @property
+    def thresholds(self) -> Tuple[float, float]:
+        """The card's calibrated decision as probability thresholds (cloud, shadow), see `weights_for`."""
+        return tuple(round(1.0 / (1.0 + w), 3) for w in self.decision_weights)
+
+    def weights_for(self, cloud_threshold: Optional[float] = None,
+                    shadow_threshold: Optional[float] = None) -> Tuple[float, float]:
+        """Decision weights with an analyst's thresholds in place of the card's calibrated ones.
+
+        A threshold t is the probability at which cloud (or shadow) wins
+        against clear alone: weight w x p > 1 - p at p = t, so w = (1 - t) / t.
+        Lower is more sensitive, as with s2cloudless's 0.4.
+        """
+        weights = list(self.decision_weights)
+        for i, (name, t) in enumerate((("cloud", cloud_threshold), ("shadow", shadow_threshold))):
+            if t is None:
+                continue
+            if not (isinstance(t, (int, float)) and 0.0 < t < 1.0):
+                raise InputError(f"The {name} threshold must lie between 0 and 1 (exclusive), not {t}; lower "
+                                 f"finds more {name}. {self.name} is calibrated at {self.thresholds[i]}.")
+            weights[i] = (1.0 - t) / t
+        return weights[0], weights[1]
 
     @property
     def torch_weights(self) -> Optional[Path]:

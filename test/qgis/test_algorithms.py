@@ -179,3 +179,18 @@ def test_sclmask_refuses_l1c_product(tmp_path, l1c_safe):
     with pytest.raises(QgsProcessingException, match="L2A products only"):
         run("sclmask", {"SAFE": str(l1c_safe), "OUTPUT": str(tmp_path / "m.tif")})
     assert not list(tmp_path.glob("*.tif"))
+
+
+def test_cloudmask_thresholds_are_advanced_and_change_the_mask(tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("cloudfree:cloudmask")
+    for key in ("CLOUD_THRESHOLD", "SHADOW_THRESHOLD", "SHADOW_GEOMETRY"):
+        assert alg.parameterDefinition(key).flags() & QgsProcessingParameterDefinition.FlagAdvanced, key
+    cover = {}
+    for t in (0.15, 0.9):
+        result = run("cloudmask", {"INPUT": str(SAMPLE_L1C), "RESOLUTION": RES_20M, "CLOUD_THRESHOLD": t,
+                                   "OUTPUT": str(tmp_path / f"m{t}.tif")})
+        cover[t] = result["CLOUD_PERCENT"]
+    default = run("cloudmask", {"INPUT": str(SAMPLE_L1C), "RESOLUTION": RES_20M, "OUTPUT": str(tmp_path / "d.tif")})
+    assert cover[0.15] >= default["CLOUD_PERCENT"] >= cover[0.9] and cover[0.15] > cover[0.9]
