@@ -54,7 +54,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
             "bands the input has: cloudfree_s2 (6 bands B02 B03 B04 B08 B11 B12, for .SAFE products and full exports), "
             "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran. "
-            "Patch size 0 and overlap -1 use the model card's values.\n\n"
+            "Advanced: device, batch size, patch size and overlap (empty: the model card's values).\n\n"
             "Processing resolution: 10 (the default), 20 or 60 m, the pixel size of the mask on the input's grid; "
             "10 m gives the best masks (shadows especially), 20 m is 4x faster. "
             "Device: auto (the fastest execution provider this onnxruntime build has, CUDA or CPU), cpu or "
@@ -89,17 +89,19 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model (.onnx with its model card; empty: best bundled model for the input bands)"),
             behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, self.tr("Batch size (patches per inference call)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.PATCH_SIZE, self.tr("Patch size in pixels (0: the model card's)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.OVERLAP, self.tr("Patch overlap in pixels (-1: the model card's)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=-1, minValue=-1))
+        # How the model runs, not what it finds: the Advanced section. Patch size and overlap left empty mean
+        # the model card's (0 and -1, their old markers, still mean that in saved models and scripts).
+        runtime = [
+            QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=0),
+            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (patches per inference call)"),
+                                         type=QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1),
+            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size in pixels (empty: the model card's)"),
+                                         type=QgsProcessingParameterNumber.Integer, minValue=0, optional=True),
+            QgsProcessingParameterNumber(self.OVERLAP, self.tr("Patch overlap in pixels (empty: the model card's)"),
+                                         type=QgsProcessingParameterNumber.Integer, minValue=-1, optional=True)]
+        for parameter in runtime:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
         self.add_buffer_parameter()
         geometry = QgsProcessingParameterBoolean(
             self.SHADOW_GEOMETRY, self.tr("Check shadows against cloud geometry (shadow no cloud can cast "
@@ -129,7 +131,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         model = self.parameterAsFile(parameters, self.MODEL, context).strip()
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
-        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
+        patch = self.optional_number(parameters, self.PATCH_SIZE, context)
+        overlap = self.optional_number(parameters, self.OVERLAP, context)
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.CONFIDENCE, confidence)
         with engine_errors():
@@ -138,8 +141,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                 PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None,
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-                patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None,
-                overlap=overlap if overlap >= 0 else None,
+                patch_size=int(patch) if patch else None,
+                overlap=int(overlap) if overlap is not None and overlap >= 0 else None,
                 buffer_px=self.parameterAsInt(parameters, self.BUFFER, context),
                 feedback=QgisFeedback(feedback),
                 shadow_geometry=self.parameterAsBool(parameters, self.SHADOW_GEOMETRY, context),

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+from qgis.core import (QgsMapLayerType, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsProject)
@@ -42,6 +42,18 @@ _RANK_PROPERTY = "cloudfree/rank"
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("CloudFree", text)
+
+
+def active_raster_layer_id() -> Optional[str]:
+    """The id of the map's active layer when it is a raster (desktop QGIS only), else None."""
+    try:
+        from qgis.utils import iface
+    except ImportError:
+        return None
+    layer = iface.activeLayer() if iface is not None else None
+    if layer is not None and layer.type() == QgsMapLayerType.RasterLayer:
+        return layer.id()
+    return None
 
 
 def scene_name(path: str = "", layer=None) -> str:
@@ -199,7 +211,10 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
     # Parameters ---------------------------------------------------------
 
     def add_input_parameters(self, input_description: str, safe_description: str) -> None:
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, input_description, optional=True))
+        # The dialog opens on the active raster layer, as QGIS's own raster algorithms do (the parameter is
+        # optional because a .SAFE product may be given instead, and optional ones start empty otherwise).
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, input_description, optional=True,
+                                                            defaultValue=active_raster_layer_id()))
         self.addParameter(QgsProcessingParameterFile(
             self.SAFE, safe_description, behavior=QgsProcessingParameterFile.File,
             optional=True, fileFilter=SAFE_FILTER))
@@ -227,6 +242,9 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         """
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         safe = self.parameterAsFile(parameters, self.SAFE, context).strip()
+        preselected = self.parameterDefinition(self.INPUT).defaultValue()
+        if safe and layer is not None and preselected and parameters.get(self.INPUT, preselected) == preselected:
+            layer = None  # the active layer was only the dialog's preselection: the product given wins
         if (layer is None) == (not safe):
             raise QgsProcessingException(self.tr(
                 "Give exactly one input: either a raster layer (Input raster) or a Sentinel-2 product "

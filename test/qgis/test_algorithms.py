@@ -194,3 +194,35 @@ def test_cloudmask_thresholds_are_advanced_and_change_the_mask(tmp_path):
         cover[t] = result["CLOUD_PERCENT"]
     default = run("cloudmask", {"INPUT": str(SAMPLE_L1C), "RESOLUTION": RES_20M, "OUTPUT": str(tmp_path / "d.tif")})
     assert cover[0.15] >= default["CLOUD_PERCENT"] >= cover[0.9] and cover[0.15] > cover[0.9]
+
+
+def test_cloudmask_dialog_starts_on_the_active_raster_and_a_product_still_wins(tmp_path, monkeypatch, l1c_safe):
+    """The input is preselected from the active layer; a run that gives a .SAFE product is not broken by it."""
+    import qgis.utils
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition, QgsProject, QgsRasterLayer
+
+    layer = QgsRasterLayer(str(SAMPLE_L1C), "sample")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+
+    class Iface:
+        def activeLayer(self):  # noqa: N802 - QGIS API
+            return layer
+
+    monkeypatch.setattr(qgis.utils, "iface", Iface())
+    try:
+        alg = QgsApplication.processingRegistry().createAlgorithmById("cloudfree:cloudmask")
+        assert alg.parameterDefinition("INPUT").defaultValue() == layer.id()
+        for key in ("DEVICE", "BATCH_SIZE", "PATCH_SIZE", "OVERLAP"):
+            assert alg.parameterDefinition(key).flags() & QgsProcessingParameterDefinition.FlagAdvanced, key
+        assert alg.parameterDefinition("PATCH_SIZE").defaultValue() is None
+        result = run("cloudmask", {"RESOLUTION": RES_20M, "PATCH_SIZE": 0, "OVERLAP": -1,
+                                   "OUTPUT": str(tmp_path / "active.tif")})
+        with rasterio.open(tmp_path / "active.tif") as mask, rasterio.open(SAMPLE_L1C) as src:
+            assert mask.crs == src.crs and mask.width == src.width // 2
+        assert result["CLOUD_PERCENT"] > 0
+        product = run("cloudmask", {"SAFE": str(l1c_safe), "RESOLUTION": 2, "OUTPUT": str(tmp_path / "safe.tif")})
+        with rasterio.open(tmp_path / "safe.tif") as mask:
+            assert mask.crs.to_epsg() == 32633 and product["CLOUD_PERCENT"] is not None  # the product, not the layer (32631)
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
