@@ -39,11 +39,25 @@ def check_output_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"CloudFree writes Cloud Optimized GeoTIFF; give an output name ending in .tif, not {path.name}.")
-    if not path.parent.is_dir():
-        raise InputError(f"The output folder {path.parent} does not exist; create it or choose another.")
-    if not os.access(path.parent, os.W_OK):
-        raise InputError(f"The output folder {path.parent} is not writable; choose another.")
-    return path
+    existing = nearest_existing_folder(path.parent)
+    if existing is None:
+        raise InputError(f"The output folder {path.parent} cannot be created: {_first_file(path.parent)} is a "
+                         "file, not a folder; choose another output folder.")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"The output folder {existing} is not writable; choose another.")
+    return path  # a missing folder is created when the run writes its first file, and removed if it fails
+
+
+def nearest_existing_folder(folder: Path) -> Optional[Path]:
+    """The folder itself or its nearest existing ancestor; None when that ancestor is a file."""
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists():
+            return candidate if candidate.is_dir() else None
+    return None
+
+
+def _first_file(folder: Path) -> Path:
+    return next(c for c in [folder, *folder.parents] if c.exists())
 
 
 class StripWriter:
@@ -111,7 +125,7 @@ def remove_stale_temporaries(folder: Path) -> List[Path]:
 
 def check_free_space(folder: Path, need_bytes: float) -> None:
     """Refuse a run whose outputs cannot fit on the disk, before a pixel is computed."""
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(nearest_existing_folder(folder) or folder).free
     if need_bytes > free:
         raise InputError(f"No space left on {folder}: need up to about {need_bytes / 1e6:.0f} MB, "
                          f"{free / 1e6:.0f} MB free. Free some space or write elsewhere.")
@@ -144,8 +158,13 @@ class OutputSet:
         self.pending: List[Tuple[Path, Path, str, Optional[Path]]] = []
         self.placed: List[Tuple[Path, Optional[Path]]] = []  # (final, backup of what it replaced)
         self._cleaned: set = set()
+        self.created: List[Path] = []  # output folders this run made, innermost last
 
     def temp_path(self, final: Path, suffix: str = ".tif") -> Path:
+        if not final.parent.is_dir():
+            missing = [p for p in [final.parent, *final.parent.parents] if not p.exists()]
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.created.extend(reversed(missing))
         if final.parent not in self._cleaned:
             remove_stale_temporaries(final.parent)
             self._cleaned.add(final.parent)
@@ -216,6 +235,13 @@ class OutputSet:
             self.rollback()
         self.placed = []
         self.cleanup()
+        if exc_type is not None:  # a failed run leaves no folder it made either
+            for folder in reversed(self.created):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty (another program wrote there): keep it and its parents
+        self.created = []
 
 
 class OutputWriteError(CloudFreeError, OSError):

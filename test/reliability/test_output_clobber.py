@@ -67,12 +67,13 @@ CLOUDMASK = {
                                [OVERWRITE, "its style file x.qml"]),
     "output-is-existing-folder": (lambda w: ["x.tif", "-o", _dir(w, "masks.tif")], ["is a folder", "masks.tif"]),
     "output-is-folder-without-suffix": (lambda w: ["x.tif", "-o", _dir(w, "masks")], ["ending in .tif", "masks"]),
-    "output-folder-missing": (lambda w: ["x.tif", "-o", "missing/m.tif"], ["does not exist", "missing"]),
+    # a missing output folder is created (test/core/test_output_folders.py); one that is a file cannot be
+    "output-folder-is-a-file": (lambda w: ["x.tif", "-o", "x.tif/m.tif"], ["is a file, not a folder", "x.tif"]),
     "output-without-tif-suffix": (lambda w: ["x.tif", "-o", "m.png"], ["ending in .tif", "m.png"]),
     "confidence-without-tif-suffix": (lambda w: ["x.tif", "-o", "m.tif", "--confidence", "c.jpg"],
                                       ["ending in .tif", "c.jpg"]),
-    "confidence-folder-missing": (lambda w: ["x.tif", "-o", "m.tif", "--confidence", "nowhere/c.tif"],
-                                  ["does not exist", "nowhere"]),
+    "confidence-folder-is-a-file": (lambda w: ["x.tif", "-o", "m.tif", "--confidence", "x.tif/c.tif"],
+                                    ["is a file, not a folder", "x.tif"]),
 }
 
 
@@ -147,8 +148,8 @@ RECONSTRUCT = {
     "source-is-output-dotdot": (["x.tif", "--mask", "mask.tif", "-o", "r.tif", "--source-output", "../work/r.tif"],
                                 [TWO_OUTPUTS, "r.tif"]),
     "output-without-tif-suffix": (["x.tif", "--mask", "mask.tif", "-o", "r.png"], ["ending in .tif", "r.png"]),
-    "source-folder-missing": (["x.tif", "--mask", "mask.tif", "-o", "r.tif", "--source-output", "no/s.tif"],
-                              ["does not exist", "no"]),
+    "source-folder-is-a-file": (["x.tif", "--mask", "mask.tif", "-o", "r.tif", "--source-output", "x.tif/s.tif"],
+                                ["is a file, not a folder", "x.tif"]),
 }
 
 
