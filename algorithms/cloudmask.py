@@ -1,6 +1,8 @@
 """Cloud and cloud shadow mask with a U-Net model (ONNX Runtime)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
@@ -133,21 +135,28 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
         patch = self.optional_number(parameters, self.PATCH_SIZE, context)
         overlap = self.optional_number(parameters, self.OVERLAP, context)
+        resolution = self.resolution_m(parameters, context)
+        buffer_px = self.parameterAsInt(parameters, self.BUFFER, context)
+        geometry = self.parameterAsBool(parameters, self.SHADOW_GEOMETRY, context)
+        thresholds = [self.optional_number(parameters, k, context) for k in (self.CLOUD_THRESHOLD, self.SHADOW_THRESHOLD)]
+        self.remember_options([
+            f"{resolution} m" if resolution != DEFAULT_MASK_RESOLUTION_M else "",
+            Path(model).stem if model else "", f"buffer {buffer_px}" if buffer_px else "",
+            f"cloud {thresholds[0]:g}" if thresholds[0] is not None else "",
+            f"shadow {thresholds[1]:g}" if thresholds[1] is not None else "",
+            "" if geometry else "no shadow geometry"])
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.CONFIDENCE, confidence)
         with engine_errors():
             result = cloud_mask(
-                source, output, confidence, model or None, self.resolution_m(parameters, context),
+                source, output, confidence, model or None, resolution,
                 PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None,
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                 patch_size=int(patch) if patch else None,
                 overlap=int(overlap) if overlap is not None and overlap >= 0 else None,
-                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context),
-                feedback=QgisFeedback(feedback),
-                shadow_geometry=self.parameterAsBool(parameters, self.SHADOW_GEOMETRY, context),
-                cloud_threshold=self.optional_number(parameters, self.CLOUD_THRESHOLD, context),
-                shadow_threshold=self.optional_number(parameters, self.SHADOW_THRESHOLD, context))
+                buffer_px=buffer_px, feedback=QgisFeedback(feedback), shadow_geometry=geometry,
+                cloud_threshold=thresholds[0], shadow_threshold=thresholds[1])
         results = self.report_cover(result, feedback)
         feedback.pushInfo(f"Model {result.model} on {result.runtime}, patches {result.patch_size} px "
                           f"with {result.overlap} px overlap.")

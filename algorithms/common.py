@@ -12,7 +12,7 @@ import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from qgis.core import (QgsMapLayerType, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
@@ -82,9 +82,11 @@ def scene_name(path: str = "", layer=None) -> str:
     return p.stem
 
 
-def output_layer_name(scene: str, kind: str) -> str:
-    """'<scene> <kind>', e.g. 'S2A_MSIL1C_20210908T100021_N0301_R122_T33UUU_20210908T121102 cloud mask'."""
-    return f"{scene} {kind}".strip()
+def output_layer_name(scene: str, kind: str, options: Sequence[str] = ()) -> str:
+    """'<scene> <kind>', e.g. 'S2A_MSIL1C_20210908T100021_N0301_R122_T33UUU_20210908T121102 cloud mask', with the
+    options that differ from the defaults in brackets, so that two runs with other settings can be told apart."""
+    name = f"{scene} {kind}".strip()
+    return f"{name} ({', '.join(options)})" if options else name
 
 
 #: Post-processors handed to QGIS; QGIS owns them, this keeps the last few alive on the Python side too.
@@ -179,6 +181,7 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         super().__init__()
         self._destinations: Dict[str, str] = {}
         self._scene = ""
+        self._options: List[str] = []
 
     def tr(self, text: str) -> str:
         return tr(text)
@@ -282,6 +285,10 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         """The input's name (see scene_name) that the loaded outputs are named by."""
         self._scene = name or ""
 
+    def remember_options(self, options: Sequence[str]) -> None:
+        """Settings that differ from the defaults, added to the loaded outputs' names."""
+        self._options = [o for o in options if o]
+
     # Results ------------------------------------------------------------
 
     @staticmethod
@@ -302,7 +309,7 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             details = context.layerToLoadOnCompletionDetails(path)
             kind = self.OUTPUT_NAMES.get(key)
             if kind:
-                details.name = output_layer_name(self._scene, self.tr(kind))
+                details.name = output_layer_name(self._scene, self.tr(kind), self._options)
                 details.forceName = True  # not the file name, whatever Processing's "prefer file name" says
             details.setPostProcessor(ResultsGroupPostProcessor.create(
                 RESULTS_GROUP, run, ranks.get(key, len(ranks)), details.project))

@@ -94,16 +94,16 @@ def desktop_run(tmp_path_factory) -> dict:
 
 def test_outputs_in_the_desktop_are_named_grouped_styled_and_logged(desktop_run):
     assert desktop_run["provider"]
-    assert desktop_run["mask_layer_name"] == "sen12mscr_cloudy_l1c cloud mask"
+    assert desktop_run["mask_layer_name"] == "sen12mscr_cloudy_l1c cloud mask (20 m)"
     assert desktop_run["mask_group"] == "CloudFree"
     assert desktop_run["mask_renderer"] == "paletted"
-    assert desktop_run["layer_tree"] == [{"name": "CloudFree", "children": ["sen12mscr_cloudy_l1c cloud mask"]},
+    assert desktop_run["layer_tree"] == [{"name": "CloudFree", "children": ["sen12mscr_cloudy_l1c cloud mask (20 m)"]},
                                          "sen12mscr_cloudy_l1c"]
     results = desktop_run["results"]
     assert any(line.startswith(f"Cloud cover: {results['CLOUD_PERCENT']:.2f} % of valid pixels; "
                                f"shadow cover: {results['SHADOW_PERCENT']:.2f} %") for line in desktop_run["log"])
     # the mask is drawn over the image
-    assert desktop_run["canvas"]["layers"] == ["sen12mscr_cloudy_l1c cloud mask", "sen12mscr_cloudy_l1c"]
+    assert desktop_run["canvas"]["layers"] == ["sen12mscr_cloudy_l1c cloud mask (20 m)", "sen12mscr_cloudy_l1c"]
 
 
 def test_canvas_screenshot_shows_the_mask_classes_in_their_colours(desktop_run):

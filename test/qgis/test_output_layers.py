@@ -58,7 +58,7 @@ def run_and_load(tmp_path: Path, project, stem: str = "mask"):
     context.setProject(project)
     out, conf = tmp_path / f"{stem}.tif", tmp_path / f"{stem}_confidence.tif"
     results = processing.runAndLoadResults(
-        "cloudfree:cloudmask", {"INPUT": str(SAMPLE_L1C), "RESOLUTION": 1, "OUTPUT": str(out), "CONFIDENCE": str(conf)},
+        "cloudfree:cloudmask", {"INPUT": str(SAMPLE_L1C), "OUTPUT": str(out), "CONFIDENCE": str(conf)},
         feedback=feedback, context=context)
     return results, out, conf, feedback.lines
 
@@ -220,3 +220,16 @@ def test_the_group_goes_inside_processings_results_group(tmp_path, project):
     assert [c.name() for c in project.layerTreeRoot().children()] == ["Results"]
     assert [c.name() for c in results.children()] == ["CloudFree"]
     assert [c.name() for c in results.children()[0].children()] == [f"{SCENE} cloud mask", f"{SCENE} confidence"]
+
+
+def test_runs_with_other_settings_load_under_names_that_tell_them_apart(tmp_path, project):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    context = QgsProcessingContext()
+    context.setProject(project)
+    for i, extra in enumerate(({}, {"RESOLUTION": 1, "BUFFER": 2, "CLOUD_THRESHOLD": 0.3})):
+        processing.runAndLoadResults("cloudfree:cloudmask", {"INPUT": str(SAMPLE_L1C), "OUTPUT": str(tmp_path / f"m{i}.tif"),
+                                                            **extra}, feedback=QgsProcessingFeedback(), context=context)
+    names = sorted(layer.name() for layer in project.mapLayers().values())
+    assert names == [f"{SCENE} cloud mask", f"{SCENE} cloud mask (20 m, buffer 2, cloud 0.3)"]
