@@ -124,4 +124,8 @@ class DependenciesAlgorithm(CloudFreeAlgorithm):
         elif wanted:
             feedback.pushInfo(self.tr("Run again with 'Install' ticked to install: {}.").format(", ".join(wanted)))
         bad = deps.missing(statuses, levels)
+        if install and bad:  # an install that leaves a needed package missing has failed: say so, not OK=0
+            raise QgsProcessingException(self.tr(
+                "The install finished but {} still cannot be imported in QGIS's Python:\n{}").format(
+                    ", ".join(s.name for s in bad), "\n".join(report)))
         return {self.REPORT: "\n".join(report), self.OK: 0 if bad else 1}

@@ -29,7 +29,7 @@ import importlib.metadata
 import importlib.util
 import os
 import re
-import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,6 +281,19 @@ def activation_warning() -> Optional[str]:
     return warning if isinstance(warning, str) else None
 
 
+def is_this_python(candidate: Path) -> bool:
+    """Whether `candidate` is the interpreter running this process: same version and same installation."""
+    probe = "import sys; print(sys.version); print(sys.prefix)"
+    try:
+        out = subprocess.run([str(candidate), "-c", probe], capture_output=True, text=True, timeout=30,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    lines = out.stdout.strip().splitlines()
+    return out.returncode == 0 and len(lines) >= 2 and lines[0] == sys.version.splitlines()[0] \
+        and os.path.realpath(lines[-1]) == os.path.realpath(sys.prefix)
+
+
 def find_python() -> str:
     """The Python interpreter of this process, as a program that can run `-m pip`.
 
@@ -298,15 +311,13 @@ def find_python() -> str:
                Path(sys.base_exec_prefix)]
     if exe is not None:
         folders += [exe.parent / "bin", exe.parent]
+    # PATH last, and every entry of it: another python3 first on PATH (a conda or pyenv shell) is not QGIS's
+    folders += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     for folder in folders:
         for name in names:
             candidate = folder / name
-            if candidate.is_file() and os.access(candidate, os.X_OK):
+            if candidate.is_file() and os.access(candidate, os.X_OK) and is_this_python(candidate):
                 return str(candidate)
-    for name in names[:2]:
-        found = shutil.which(name)
-        if found:
-            return found
     raise RuntimeUnavailableError(
         f"Cannot find the Python {major}.{minor} interpreter that runs QGIS (sys.executable is "
         f"{sys.executable}); give it explicitly (python=... or --python).")

@@ -263,3 +263,25 @@ def test_onnx_engine_says_why_cuda_is_not_used(tmp_path):
     assert cuda_reason("auto", both, ["CPUExecutionProvider"], "CUDA failure 35: driver version is insufficient") \
         == "CUDA provider present but it failed to start: CUDA failure 35: driver version is insufficient"
     assert cuda_reason("auto", both, both) == ""
+
+
+def test_inside_qgis_the_installer_finds_qgis_python_not_a_decoy_first_on_path(tmp_path, monkeypatch):
+    """sys.executable is the QGIS program; PATH starts with another python3: the installer must skip it."""
+    from cloudfree.core import dependencies
+
+    decoy_dir = tmp_path / "decoy"
+    decoy_dir.mkdir()
+    for name in ("python3", f"python3.{sys.version_info[1]}"):
+        decoy = decoy_dir / name
+        decoy.write_text("#!/bin/sh\necho '3.99.0 (decoy)'\necho /opt/decoy\n")
+        decoy.chmod(0o755)
+    real = Path(sys.executable).resolve()
+    qgis_bin = tmp_path / "qgis" / "bin"
+    qgis_bin.mkdir(parents=True)
+    monkeypatch.setattr(sys, "executable", str(qgis_bin / "qgis"))
+    monkeypatch.setattr(sys, "exec_prefix", str(tmp_path / "qgis"))
+    monkeypatch.setattr(sys, "base_exec_prefix", str(tmp_path / "qgis"))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(decoy_dir), str(Path(sys.prefix) / "bin"), str(real.parent)]))
+    found = dependencies.find_python()
+    assert Path(found).parent != decoy_dir
+    assert dependencies.is_this_python(Path(found)) and not dependencies.is_this_python(decoy_dir / "python3")

@@ -162,3 +162,27 @@ def test_message_bar_names_cloudfree_once_and_the_warning_goes_after_an_install(
     monkeypatch.setattr(deps, "check_dependencies", lambda imports=False: real)
     plugin.recheck()
     assert bar.currentItem() is None and plugin.warning == ""
+
+
+def test_an_install_that_leaves_a_needed_package_missing_fails(monkeypatch, tmp_path):
+    """OK=0 inside a result dict is easy to miss: the run itself fails and names the package."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from cloudfree.core import dependencies as deps
+    from cloudfree.core import dependency_install as inst
+
+    real = deps.check_dependencies(imports=False)
+    onnx = next(s for s in real if s.name == "onnxruntime")
+    broken = [s if s is not onnx else type(s)(**{**onnx.__dict__, "state": "missing", "version": None})
+              for s in real]
+    monkeypatch.setattr(deps, "check_dependencies", lambda **kwargs: broken)
+    monkeypatch.setattr(deps, "activate", lambda target: None)
+
+    class Nothing:
+        def summary(self):
+            return "installed: onnxruntime (but it does not import)"
+
+    monkeypatch.setattr(inst, "install", lambda *a, **k: Nothing())
+    with pytest.raises(QgsProcessingException, match="but onnxruntime still cannot be imported"):
+        processing.run("cloudfree:dependencies", {"INSTALL": True})
