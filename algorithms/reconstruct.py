@@ -5,8 +5,9 @@ from pathlib import Path
 from typing import Dict
 
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
 
 from ..core.bands import PRESET_LABELS
 from .cloudmask import PRESET_KEYS
@@ -25,6 +26,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     BAND_PRESET = "BAND_PRESET"
     BAND_MAPPING = "BAND_MAPPING"
     MASK_CLASSES = "MASK_CLASSES"
+    MAX_MASKED = "MAX_MASKED"
     SOURCE = "SOURCE"
     FILLED_PIXELS = "FILLED_PIXELS"
     MODEL = "MODEL"
@@ -69,6 +71,9 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "pixels only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
             "smooth estimate from the surroundings, not the surface hidden under the cloud: large holes get "
             "little detail. Clear pixels are copied unchanged, bit for bit.\n\n"
+            "Largest masked share (advanced, default 50 %): a scene with more masked pixels is refused with "
+            "the figures, because one image cannot show what lies under most of itself; gap-fill it from other "
+            "dates instead, or raise the limit to run anyway.\n\n"
             "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, styled in true "
             "colour; optionally the source of each pixel (0 kept, 1 filled), styled with a palette. Also the "
             "number of filled pixels and the name of the model that filled them.\n\n"
@@ -90,6 +95,12 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             self.MASK_CLASSES, self.tr("Pixels to fill"),
             options=[self.tr(label) for label, _ in MASK_CLASS_CHOICES], defaultValue=0))
         self.add_buffer_parameter()
+        limit = QgsProcessingParameterNumber(
+            self.MAX_MASKED, self.tr("Largest masked share (%): above it the run is refused, one image would invent "
+                                     "most of the scene"), type=QgsProcessingParameterNumber.Double,
+            defaultValue=50.0, minValue=0.0, maxValue=100.0, optional=True)
+        limit.setFlags(limit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(limit)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled)"), optional=True, createByDefault=False))
@@ -113,12 +124,14 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context) or None
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.SOURCE, source)
+        limit = self.optional_number(parameters, self.MAX_MASKED, context)
         with engine_errors():
             result = reconstruct(
                 files[self.INPUT], files[self.MASK], output, source,
                 band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
                 mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
-                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback))
+                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
+                **({} if limit is None else {"max_masked_percent": limit}))
         styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
         if result.source_path:
             styles[self.SOURCE] = result.source_path.with_suffix(".qml")

@@ -270,11 +270,14 @@ def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options:
 
 def _reconstruct_scene(product, paths: ScenePaths, options: BatchOptions, mask_result, feedback: Feedback) -> str:
     """The reconstruction of a scene, or why there is none (nothing masked, or nothing clear)."""
-    from .reconstruct import reconstruct
+    from .reconstruct import MAX_MASKED_PERCENT, reconstruct
     if mask_result.cloud_percent + mask_result.shadow_percent == 0:
         return "not needed: no cloud or shadow"
     if mask_result.cloud_percent + mask_result.shadow_percent >= 99.99:
         return "not possible: no clear pixel"
+    masked = mask_result.cloud_percent + mask_result.shadow_percent
+    if masked > MAX_MASKED_PERCENT:
+        return f"not done: {masked:.0f} % masked, above {MAX_MASKED_PERCENT:g} % one image mostly invents; gap-fill it"
     reconstruct(product, paths.mask, paths.reconstruction, resolution_m=options.resolution_m,
                 feedback=SubFeedback(feedback, 60.0, 100.0))
     return str(paths.reconstruction)

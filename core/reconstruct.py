@@ -126,14 +126,35 @@ class HoleReader:
         self.mask.close()
 
 
+#: Above this share of masked pixels a single image mostly invents its surface (the bundled sample is 82 %
+#: cloud and shadow: its "reconstruction" was a grey, blocky image); gap-filling from other dates sees it.
+MAX_MASKED_PERCENT = 50.0
+
+
+def check_masked_share(n_holes: int, n_clear: int, max_percent: float, name: str) -> None:
+    """Refuse, with the figures, a scene whose masked share is above `max_percent`."""
+    if not 0.0 <= max_percent <= 100.0:
+        raise InputError(f"The largest masked share is a percentage from 0 to 100, not {max_percent:g}.")
+    share = 100.0 * n_holes / max(1, n_holes + n_clear)
+    if share > max_percent:
+        raise InputError(
+            f"{share:.0f} % of the valid pixels of {name} are masked ({n_holes} of {n_holes + n_clear}); above "
+            f"{max_percent:g} % a single image would invent most of the scene rather than show it. Gap-fill it from "
+            "other dates (cloudfree gapfill), or raise the limit (--max-masked, max_masked_percent; QGIS: "
+            "Advanced > Largest masked share) to run anyway.")
+
+
 def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source: Optional[str | Path] = None,
                 model: Optional[str] = None, band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                 dn_scale: Optional[float] = None, dn_offset: float = 0.0, mask_classes: Sequence[int] = (1, 2, 3),
                 buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
-                feedback: Optional[Feedback] = None) -> ReconstructionResult:
+                feedback: Optional[Feedback] = None,
+                max_masked_percent: float = MAX_MASKED_PERCENT) -> ReconstructionResult:
     """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
 
     `resolution_m` applies to products (default 20 m; every band is read at it).
+    `max_masked_percent`: refuse a scene whose masked share of valid pixels is
+    larger (one image cannot show what lies under most of itself).
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -153,6 +174,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                              f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
         if n_clear == 0:
             raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
+        check_masked_share(n_holes, n_clear, max_masked_percent, image.name)
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels; model {card.name}.")
         filled = _write(image, holes, card, output, source, max_memory_mb, feedback)

@@ -1,5 +1,6 @@
 """The gapfill, composite and evaluate-reconstruction commands as a user runs them."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -56,8 +57,10 @@ def test_composite_command(series, tmp_path):
         np.testing.assert_array_equal(ds.read(), last.read())
 
 
-def test_plain_rasters_without_dates_give_a_message_and_exit_2(series, tmp_path):
-    proc = _run("gapfill", *series["images"], "-o", tmp_path / "f.tif", "--target", "2015-08-30", *_masks(series))
+def test_plain_rasters_without_dates_give_a_message_and_exit_2(series, tmp_path, tmp_path_factory):
+    undated = tmp_path_factory.mktemp("undated")  # the fixture's names state their dates: hide them
+    images = [shutil.copyfile(image, undated / f"date_{i}.tif") for i, image in enumerate(series["images"])]
+    proc = _run("gapfill", *images, "-o", tmp_path / "f.tif", "--target", "2015-08-30", *_masks(series))
     assert proc.returncode == 2
     assert "cloudfree: error:" in proc.stderr and "--dates" in proc.stderr and "Traceback" not in proc.stderr
     proc = _run("gapfill", *series["images"], "-o", tmp_path / "f.tif", "--target", "1", "--mask", series["masks"][0],

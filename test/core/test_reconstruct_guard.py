@@ -1,0 +1,36 @@
+"""Single-image reconstruction refuses, with the figures, a scene that is mostly masked."""
+from __future__ import annotations
+
+import pytest
+import rasterio
+
+from cloudfree.core.api import cloud_mask
+from cloudfree.core.cli import main
+from cloudfree.core.errors import InputError
+from cloudfree.core.reconstruct import reconstruct
+from conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_mask(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mask") / "mask.tif"
+    result = cloud_mask(SAMPLE, path)
+    return path, result.cloud_percent + result.shadow_percent
+
+
+def test_a_mostly_masked_scene_is_refused_with_its_share(sample_mask, tmp_path):
+    mask, masked = sample_mask
+    assert masked > 50  # the bundled sample is a cloudy scene
+    with pytest.raises(InputError, match=rf"{masked:.0f} % of the valid pixels .* above 50 %"):
+        reconstruct(SAMPLE, mask, tmp_path / "r.tif")
+    assert main(["reconstruct", str(SAMPLE), "--mask", str(mask), "-o", str(tmp_path / "r.tif")]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_limit_can_be_raised_and_must_be_a_percentage(sample_mask, tmp_path):
+    mask, masked = sample_mask
+    result = reconstruct(SAMPLE, mask, tmp_path / "r.tif", max_masked_percent=100)
+    with rasterio.open(tmp_path / "r.tif") as out:
+        assert out.count == 13 and result.filled_pixels > 0
+    with pytest.raises(InputError, match="percentage from 0 to 100"):
+        reconstruct(SAMPLE, mask, tmp_path / "x.tif", max_masked_percent=150)
