@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Dict
 
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
@@ -27,6 +27,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     BAND_MAPPING = "BAND_MAPPING"
     MASK_CLASSES = "MASK_CLASSES"
     MAX_MASKED = "MAX_MASKED"
+    RELIGHT = "RELIGHT"
     SOURCE = "SOURCE"
     FILLED_PIXELS = "FILLED_PIXELS"
     MODEL = "MODEL"
@@ -71,6 +72,10 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "pixels only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
             "smooth estimate from the surroundings, not the surface hidden under the cloud: large holes get "
             "little detail. Clear pixels are copied unchanged, bit for bit.\n\n"
+            "Relight shadows (advanced, on): under a cloud shadow the ground is still seen, lit by the sky only; "
+            "its pixels keep their own values, brightened band by band by the ratio of sunlit to shadowed "
+            "reflectance around them, so fields, lakes and forests keep their texture. Off: shadows are filled "
+            "like clouds.\n\n"
             "Largest masked share (advanced, default 50 %): a scene with more masked pixels is refused with "
             "the figures, because one image cannot show what lies under most of itself; gap-fill it from other "
             "dates instead, or raise the limit to run anyway.\n\n"
@@ -101,9 +106,14 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             defaultValue=50.0, minValue=0.0, maxValue=100.0, optional=True)
         limit.setFlags(limit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(limit)
+        relight = QgsProcessingParameterBoolean(
+            self.RELIGHT, self.tr("Relight shadows (keep their own values, brightened) instead of filling them"),
+            defaultValue=True, optional=True)
+        relight.setFlags(relight.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(relight)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled)"), optional=True, createByDefault=False))
+            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit)"), optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber(self.FILLED_PIXELS, self.tr("Filled pixels")))
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
 
@@ -131,6 +141,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
                 band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
                 mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
                 buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
+                relight=self.parameterAsBool(parameters, self.RELIGHT, context),
                 **({} if limit is None else {"max_masked_percent": limit}))
         styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
         if result.source_path:

@@ -275,7 +275,7 @@ def _reconstruct_scene(product, paths: ScenePaths, options: BatchOptions, mask_r
         return "not needed: no cloud or shadow"
     if mask_result.cloud_percent + mask_result.shadow_percent >= 99.99:
         return "not possible: no clear pixel"
-    masked = mask_result.cloud_percent + mask_result.shadow_percent
+    masked = mask_result.cloud_percent  # shadows are relit from their own pixels, not invented
     if masked > MAX_MASKED_PERCENT:
         return f"not done: {masked:.0f} % masked, above {MAX_MASKED_PERCENT:g} % one image mostly invents; gap-fill it"
     reconstruct(product, paths.mask, paths.reconstruction, resolution_m=options.resolution_m,

@@ -60,6 +60,9 @@ def _reconstruct_parser(sub) -> None:
     rc.add_argument("--resolution", type=int, choices=(10, 20, 60),
                     help="resolution in metres for a .SAFE product (default 20; plain rasters keep their grid)")
     rc.add_argument("--max-memory", type=float, default=1024.0, help="memory limit of a strip in MB (default 1024)")
+    rc.add_argument("--no-relight", action="store_true",
+                    help="fill shadows like clouds (default: shadow pixels keep their own values, brightened "
+                         "back by the sunlit-to-shadow ratio around them)")
     rc.add_argument("--max-masked", type=float, default=None,
                     help="refuse a scene with more masked pixels than this percentage (default 50: above it one "
                          "image mostly invents its surface)")
@@ -177,13 +180,13 @@ def _run_reconstruct(args, feedback: Feedback) -> int:
                          band_preset=args.bands, band_mapping=args.band_mapping, dn_scale=args.dn_scale,
                          dn_offset=args.dn_offset, mask_classes=parse_mask_classes(args.mask_classes),
                          buffer_px=args.buffer, resolution_m=args.resolution, max_memory_mb=args.max_memory,
-                         feedback=feedback, **({} if args.max_masked is None else
+                         feedback=feedback, relight=not args.no_relight, **({} if args.max_masked is None else
                                                {"max_masked_percent": args.max_masked}))
     info = {"output": str(result.output_path), "source": str(result.source_path) if result.source_path else None,
             "filled_pixels": result.filled_pixels, "model": result.model, "seconds": round(result.seconds, 2)}
     lines = [f"Reconstruction written: {result.output_path} (style: {result.output_path.with_suffix('.qml')})"]
     if result.source_path:
-        lines.append(f"Source written: {result.source_path} (0 kept, 1 filled)")
+        lines.append(f"Source written: {result.source_path} (0 kept, 1 filled, 2 shadow relit)")
     lines.append(f"{result.filled_pixels} pixels filled by {result.model} in {result.seconds:.1f} s")
     _close(feedback)
     print(json.dumps(info, indent=2) if args.json else "\n".join(lines))

@@ -35,9 +35,11 @@ from .sources import SafeSource, checked_read, open_raster
 from .strip_fill import fill_in_strips
 from .timeseries import MaskReader
 
-KEPT, FROM_NETWORK, NO_DATA = 0, 1, 255
+KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
+SHADOW_CLASS = 3
 SOURCE_ENTRIES = {KEPT: ("#4daf4a", 0, "Kept (clear in the input)"),
-                  FROM_NETWORK: ("#ff7f00", 255, "Filled by the reconstruction U-Net")}
+                  FROM_NETWORK: ("#ff7f00", 255, "Filled by the reconstruction U-Net"),
+                  RELIT: ("#377eb8", 255, "Shadow relit (its own values, brightened)")}
 DEFAULT_SAFE_RESOLUTION = 20
 
 
@@ -149,12 +151,15 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                 dn_scale: Optional[float] = None, dn_offset: float = 0.0, mask_classes: Sequence[int] = (1, 2, 3),
                 buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
                 feedback: Optional[Feedback] = None,
-                max_masked_percent: float = MAX_MASKED_PERCENT) -> ReconstructionResult:
+                max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True) -> ReconstructionResult:
     """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
 
     `resolution_m` applies to products (default 20 m; every band is read at it).
     `max_masked_percent`: refuse a scene whose masked share of valid pixels is
     larger (one image cannot show what lies under most of itself).
+    `relight`: shadow pixels (class 3, when filled at all) are relit from
+    their own values (core.relight) instead of painted over; they do not
+    count as invented for `max_masked_percent`.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -165,30 +170,36 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     guard_outputs([output, source], [input, mask])
     card = load_inpaint_card(model)
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
-    holes = None
+    holes = shadows = None
     try:
-        holes = HoleReader(mask, image.grid, mask_classes, buffer_px)
+        relit = relight and SHADOW_CLASS in mask_classes
+        holes = HoleReader(mask, image.grid, [c for c in mask_classes if not (relit and c == SHADOW_CLASS)],
+                           buffer_px)
+        shadows = HoleReader(mask, image.grid, [SHADOW_CLASS], 0) if relit else None
         n_holes, n_clear = holes.count()
-        if n_holes == 0:
+        n_shadow = shadows.count()[0] if shadows is not None else 0
+        if n_holes + n_shadow == 0:
             raise InputError(f"The mask names no pixel of {image.name} (classes "
                              f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
         if n_clear == 0:
             raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
-        check_masked_share(n_holes, n_clear, max_masked_percent, image.name)
+        check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name)
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
-                      f"{' '.join(image.bands)}; {n_holes} masked pixels; model {card.name}.")
-        filled = _write(image, holes, card, output, source, max_memory_mb, feedback)
+                      f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
+                      + (f", {n_shadow} shadow pixels to relight." if relit else "."))
+        filled = _write(image, holes, card, output, source, max_memory_mb, feedback, shadows)
     finally:
         image.close()
-        if holes is not None:
-            holes.close()
+        for reader in (holes, shadows):
+            if reader is not None:
+                reader.close()
     feedback.set_progress(100.0)
     return ReconstructionResult(output, Path(source) if source else None, filled, card.name,
                                 time.perf_counter() - started)
 
 
 def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Path, source: Optional[str | Path],
-           max_memory_mb: float, feedback: Feedback) -> int:
+           max_memory_mb: float, feedback: Feedback, shadows: Optional[HoleReader] = None) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
         writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
                              image.descriptions)
@@ -198,12 +209,13 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Pat
         def sink(dn: np.ndarray, hole: np.ndarray, valid: np.ndarray, window: Window) -> None:
             writer.write(dn, window)
             if src_writer is not None:
-                codes = np.where(hole, FROM_NETWORK, KEPT).astype(np.uint8)
+                codes = hole.astype(np.uint8)  # KEPT 0, FROM_NETWORK 1 (and RELIT 2 with shadows)
                 codes[~valid] = NO_DATA
                 src_writer.write(codes, window)
 
         filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
-                                open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 0.0, 95.0))
+                                open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
+                                read_shadow=shadows)
         writer.close()
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
         outs.publish(writer.path, output, "AVERAGE", style)
@@ -216,4 +228,4 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Pat
     return filled
 
 
-__all__ = ["reconstruct", "ReconstructionResult", "KEPT", "FROM_NETWORK", "NO_DATA"]
+__all__ = ["reconstruct", "ReconstructionResult", "KEPT", "FROM_NETWORK", "RELIT", "NO_DATA"]

@@ -10,7 +10,7 @@ strip that is all cloud is filled like the whole image would be.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from rasterio.windows import Window
@@ -20,6 +20,7 @@ from .errors import InputError
 from .grid import Grid
 from .inpaint_model import InpaintCard, Statistics, fill_holes
 from .progress import Feedback
+from .relight import CONTEXT, relight_shadows
 
 #: (window) -> stored values (bands, h, w) of the raster in that window.
 RawReader = Callable[[Window], np.ndarray]
@@ -72,15 +73,17 @@ def sample_statistics(read_raw: RawReader, read_hole: HoleReader, grid: Grid, co
 
 def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, grid: Grid, codec: DnCodec,
                    bands: Sequence[str], card: InpaintCard, session, max_memory_mb: float = 1024.0,
-                   feedback: Feedback | None = None) -> int:
+                   feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None) -> int:
     """Fill the holes of every strip and hand each strip's stored values to `sink`; return the filled count.
 
     Pixels outside the holes, and holes on no-data pixels, keep their stored values.
+    `read_shadow`: shadow pixels to relight (core.relight) instead of filling;
+    `sink` then gets a code per pixel (0 kept, 1 filled, 2 relit) as its holes.
     """
     feedback = feedback or Feedback()
     index = [list(bands).index(b) for b in card.bands]
     stats = sample_statistics(read_raw, read_hole, grid, codec, index)
-    halo = card.patch_size // 2
+    halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0)
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
     strips = list(grid.strips_with_halo(rows, halo))
     filled_count = 0
@@ -96,7 +99,16 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
             filled = fill_holes(codec.decode(raw), bands, hole, card, session, stats, feedback)
             dn[:, hole_out] = codec.encode(filled[:, sel][:, hole_out])
             filled_count += int(hole_out.sum())
-        sink(dn, hole_out, valid[sel], out_win)
+        codes = hole_out.astype(np.uint8)
+        if read_shadow is not None:
+            shadow = read_shadow(read_win) & valid & ~hole
+            if shadow[sel].any():
+                refl = codec.decode(raw)
+                relit = relight_shadows(refl, shadow, valid & ~hole & ~shadow)
+                shadow_out = shadow[sel]
+                dn[:, shadow_out] = codec.encode(relit[:, sel][:, shadow_out])
+                codes[shadow_out] = 2
+        sink(dn, codes if read_shadow is not None else hole_out, valid[sel], out_win)
         feedback.set_progress(100.0 * (k + 1) / len(strips))
     return filled_count
 
