@@ -76,9 +76,10 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "its pixels keep their own values, brightened band by band by the ratio of sunlit to shadowed "
             "reflectance around them, so fields, lakes and forests keep their texture. Off: shadows are filled "
             "like clouds.\n\n"
-            "Largest masked share (advanced, default 50 %): a scene with more masked pixels is refused with "
-            "the figures, because one image cannot show what lies under most of itself; gap-fill it from other "
-            "dates instead, or raise the limit to run anyway.\n\n"
+            "Largest masked share (advanced, default 90 %): a scene with more masked (cloud) pixels is refused "
+            "with the figures, because one image cannot show what lies under nearly all of itself; above 50 % the "
+            "log warns that most of the result is invented. Gap-fill such scenes from other dates instead, or "
+            "raise the limit to run anyway.\n\n"
             "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, styled in true "
             "colour; optionally the source of each pixel (0 kept, 1 filled), styled with a palette. Also the "
             "number of filled pixels and the name of the model that filled them.\n\n"
@@ -102,8 +103,8 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.add_buffer_parameter()
         limit = QgsProcessingParameterNumber(
             self.MAX_MASKED, self.tr("Largest masked share (%): above it the run is refused, one image would invent "
-                                     "most of the scene"), type=QgsProcessingParameterNumber.Double,
-            defaultValue=50.0, minValue=0.0, maxValue=100.0, optional=True)
+                                     "nearly all of the scene"), type=QgsProcessingParameterNumber.Double,
+            defaultValue=90.0, minValue=0.0, maxValue=100.0, optional=True)
         limit.setFlags(limit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(limit)
         relight = QgsProcessingParameterBoolean(

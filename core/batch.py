@@ -277,7 +277,7 @@ def _reconstruct_scene(product, paths: ScenePaths, options: BatchOptions, mask_r
         return "not possible: no clear pixel"
     masked = mask_result.cloud_percent  # shadows are relit from their own pixels, not invented
     if masked > MAX_MASKED_PERCENT:
-        return f"not done: {masked:.0f} % masked, above {MAX_MASKED_PERCENT:g} % one image mostly invents; gap-fill it"
+        return f"not done: {masked:.0f} % masked, above {MAX_MASKED_PERCENT:g} % one image invents nearly all; gap-fill it"
     reconstruct(product, paths.mask, paths.reconstruction, resolution_m=options.resolution_m,
                 feedback=SubFeedback(feedback, 60.0, 100.0))
     return str(paths.reconstruction)

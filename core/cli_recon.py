@@ -64,8 +64,8 @@ def _reconstruct_parser(sub) -> None:
                     help="fill shadows like clouds (default: shadow pixels keep their own values, brightened "
                          "back by the sunlit-to-shadow ratio around them)")
     rc.add_argument("--max-masked", type=float, default=None,
-                    help="refuse a scene with more masked pixels than this percentage (default 50: above it one "
-                         "image mostly invents its surface)")
+                    help="refuse a scene with more masked pixels than this percentage (default 90; above 50 the "
+                         "log warns that most of the result is invented)")
     rc.add_argument("--json", action="store_true", help="print the result as JSON")
 
 

@@ -128,20 +128,27 @@ class HoleReader:
         self.mask.close()
 
 
-#: Above this share of masked pixels a single image mostly invents its surface (the bundled sample is 82 %
-#: cloud and shadow: its "reconstruction" was a grey, blocky image); gap-filling from other dates sees it.
-MAX_MASKED_PERCENT = 50.0
+#: Above WARN_MASKED_PERCENT of masked pixels a single image invents most of its surface: the log says so,
+#: with the figures; above MAX_MASKED_PERCENT (the default limit) the run is refused (the bundled sample with
+#: a buffer of 2 was 90 % "reconstructed" into a grey, blocky image). Gap-filling from other dates sees it.
+WARN_MASKED_PERCENT = 50.0
+MAX_MASKED_PERCENT = 90.0
 
 
-def check_masked_share(n_holes: int, n_clear: int, max_percent: float, name: str) -> None:
-    """Refuse, with the figures, a scene whose masked share is above `max_percent`."""
+def check_masked_share(n_holes: int, n_clear: int, max_percent: float, name: str,
+                       feedback: Optional[Feedback] = None) -> None:
+    """Refuse, with the figures, a scene whose masked share is above `max_percent`; warn above 50 %."""
     if not 0.0 <= max_percent <= 100.0:
         raise InputError(f"The largest masked share is a percentage from 0 to 100, not {max_percent:g}.")
     share = 100.0 * n_holes / max(1, n_holes + n_clear)
+    if share > WARN_MASKED_PERCENT and share <= max_percent and feedback is not None:
+        feedback.info(f"Warning: {share:.0f} % of the valid pixels of {name} are masked ({n_holes} of "
+                      f"{n_holes + n_clear}): most of this reconstruction is invented, not seen; gap-filling "
+                      "from other dates would show the surface.")
     if share > max_percent:
         raise InputError(
             f"{share:.0f} % of the valid pixels of {name} are masked ({n_holes} of {n_holes + n_clear}); above "
-            f"{max_percent:g} % a single image would invent most of the scene rather than show it. Gap-fill it from "
+            f"{max_percent:g} % a single image would invent nearly all of the scene. Gap-fill it from "
             "other dates (cloudfree gapfill), or raise the limit (--max-masked, max_masked_percent; QGIS: "
             "Advanced > Largest masked share) to run anyway.")
 
@@ -183,7 +190,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                              f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
         if n_clear == 0:
             raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
-        check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name)
+        check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name, feedback)
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
                       + (f", {n_shadow} shadow pixels to relight." if relit else "."))

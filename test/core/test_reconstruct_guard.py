@@ -7,6 +7,7 @@ import rasterio
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.cli import main
 from cloudfree.core.errors import InputError
+from cloudfree.core.progress import Feedback
 from cloudfree.core.reconstruct import reconstruct
 from conftest import SAMPLE
 
@@ -18,13 +19,27 @@ def sample_mask(tmp_path_factory):
     return path, result.cloud_percent  # relit shadows are not invented: only clouds count
 
 
-def test_a_mostly_masked_scene_is_refused_with_its_share(sample_mask, tmp_path):
+def test_a_mostly_masked_scene_is_refused_above_the_limit_with_its_share(sample_mask, tmp_path):
     mask, masked = sample_mask
-    assert masked > 50  # the bundled sample is a cloudy scene
-    with pytest.raises(InputError, match=rf"{masked:.0f} % of the valid pixels .* above 50 %"):
-        reconstruct(SAMPLE, mask, tmp_path / "r.tif")
-    assert main(["reconstruct", str(SAMPLE), "--mask", str(mask), "-o", str(tmp_path / "r.tif")]) == 2
+    assert 50 < masked < 90  # the bundled sample is a cloudy scene
+    with pytest.raises(InputError, match=rf"{masked:.0f} % of the valid pixels .* above 60 %"):
+        reconstruct(SAMPLE, mask, tmp_path / "r.tif", max_masked_percent=60)
+    assert main(["reconstruct", str(SAMPLE), "--mask", str(mask), "-o", str(tmp_path / "r.tif"),
+                 "--max-masked", "60"]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_above_half_masked_the_run_warns_with_the_figures(sample_mask, tmp_path):
+    mask, masked = sample_mask
+
+    class Log(Feedback):
+        lines = []
+
+        def info(self, message):
+            self.lines.append(message)
+
+    reconstruct(SAMPLE, mask, tmp_path / "r.tif", feedback=Log())
+    assert any(f"Warning: {masked:.0f} % of the valid pixels" in line for line in Log.lines)
 
 
 def test_the_limit_can_be_raised_and_must_be_a_percentage(sample_mask, tmp_path):
