@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup teachers demo test test-core bench-memory bench-speed bench-masks bench-reconstruction training-data models evaluate-models package clean
+.PHONY: setup teachers demo test test-core bench-memory bench-speed bench-masks bench-reconstruction mutation training-data models evaluate-models package clean
 
 setup:
 	bash scripts/setup.sh
@@ -37,6 +37,11 @@ teachers: setup
 
 bench-reconstruction: setup
 	$(PY) bench/reconstruction.py --json out/bench/reconstruction.json
+
+# Mutation score of the pixel-deciding modules (bench/mutation_score.py: curated mutants in a sandbox copy,
+# the tests of each module; 20-40 min on 2 cores). Not part of `make test`.
+mutation: setup
+	OMP_NUM_THREADS=1 $(PY) bench/mutation_score.py --json out/bench/mutation.json
 
 bench-masks: teachers
 	$(PY) bench/compare_masks.py --threads 2 --json out/bench/compare_masks.json
