@@ -65,3 +65,20 @@ def test_bad_stacks_are_refused_with_what_to_change(series):
     clear[1] = False
     with pytest.raises(InputError, match="another target date"):
         gapfill(stack, clear, days, 1)
+
+
+def test_a_real_cloudy_donor_left_unmasked_does_not_whiten_the_fill(data_dir):
+    """2015-08-20 is cloud over the whole eo-learn area; its mask is 'forgotten' (all clear) and it is a donor."""
+    folder = data_dir / "s2_l1c_timeseries_eolearn"
+    frames = np.load(folder / "REFERENCE_SCENES.npy")[[4, 0, 3, 2]][..., [1, 2, 3, 7]]  # 07-11 08-20 08-30 09-09
+    stack = np.moveaxis(frames, -1, 1).astype(np.float64)
+    hole = np.load(folder / "CLM_S2C.npy")[14, ..., 0]
+    clear = np.ones((4,) + hole.shape, bool)
+    clear[2] = ~hole                                    # target 2015-08-30 with a real cloud shape cut out
+    days = [0.0, 40.0, 50.0, 60.0]                      # the cloudy donor is the nearest date but one
+    red = 2
+    assert np.median(stack[1, red][hole]) > 5 * np.median(stack[2, red][hole])  # the donor is white there
+    out, _ = gapfill(stack, clear, days, 2)
+    truth, got = stack[2][:, hole], out[:, hole]
+    assert abs(np.median(got[red]) / np.median(truth[red]) - 1) < 0.15
+    assert np.abs(got - truth).mean() < 0.01
