@@ -133,8 +133,8 @@ def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: 
         output = check_output_path(output)
         conf_path = check_output_path(confidence) if confidence else None
         guard_outputs([output, conf_path], source_inputs(source))
+        weights = card.weights_for(cloud_threshold, shadow_threshold)  # a bad threshold is refused before reading
         plan = plan or plan_scene(source, card, patch_size, overlap)
-        weights = card.weights_for(cloud_threshold, shadow_threshold)
         geometry = scene_geometry(source) if shadow_geometry else None
         return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started, geometry,
                        weights)

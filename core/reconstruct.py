@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from rasterio.windows import Window
@@ -103,26 +103,38 @@ class ImageReader:
 
 
 class HoleReader:
-    """The pixels to fill in any full-width window: mask classes, grown by the buffer."""
+    """The pixels to fill in any full-width window: mask classes, grown by the buffer; and the shadow
+    pixels to relight in the same window, from the same read of the mask."""
 
     def __init__(self, mask: str | Path, grid: Grid, classes: Sequence[int], buffer_px: int) -> None:
         self.mask = MaskReader(mask, grid, 0)
         self.grid, self.classes, self.buffer_px = grid, list(classes), buffer_px
+        self._last: Optional[Tuple[int, int, np.ndarray]] = None  # (top, rows, classes) of the last window
 
     def __call__(self, window: Window) -> np.ndarray:
-        b, top = self.buffer_px, int(window.row_off)
-        lo, hi = max(0, top - b), min(self.grid.height, top + int(window.height) + b)
-        hole = np.isin(self.mask.read(Window(0, lo, self.grid.width, hi - lo)), self.classes)
-        return dilate(hole, b)[top - lo:top - lo + int(window.height)] if b > 0 else hole
+        b, top, rows = self.buffer_px, int(window.row_off), int(window.height)
+        lo, hi = max(0, top - b), min(self.grid.height, top + rows + b)
+        block = self.mask.read(Window(0, lo, self.grid.width, hi - lo))
+        self._last = (top, rows, block[top - lo:top - lo + rows])
+        hole = np.isin(block, self.classes)
+        return dilate(hole, b)[top - lo:top - lo + rows] if b > 0 else hole
 
-    def count(self, rows: int = 1024) -> tuple:
-        """(pixels to fill, clear pixels) over the whole mask, for refusing a run with nothing to do."""
-        holes = clear = 0
+    def shadows(self, window: Window) -> np.ndarray:
+        """Shadow pixels (unbuffered) of the window the holes were last read for (read again otherwise)."""
+        if self._last is None or self._last[:2] != (int(window.row_off), int(window.height)):
+            self(window)
+        return self._last[2] == SHADOW_CLASS
+
+    def count(self, rows: int = 1024) -> Tuple[int, int, int]:
+        """(pixels to fill, clear pixels, shadow pixels) over the whole mask, for refusing a run with nothing
+        to do or one that would invent most of the scene."""
+        holes = clear = shadow = 0
         for win in self.grid.strips(rows):
             classes = self.mask.read(win)
             holes += int(np.isin(classes, self.classes).sum())
             clear += int((classes == 0).sum())
-        return holes, clear
+            shadow += int((classes == SHADOW_CLASS).sum())
+        return holes, clear, shadow
 
     def close(self) -> None:
         self.mask.close()
@@ -177,14 +189,13 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     guard_outputs([output, source], [input, mask])
     card = load_inpaint_card(model)
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
-    holes = shadows = None
+    holes = None
     try:
         relit = relight and SHADOW_CLASS in mask_classes
         holes = HoleReader(mask, image.grid, [c for c in mask_classes if not (relit and c == SHADOW_CLASS)],
                            buffer_px)
-        shadows = HoleReader(mask, image.grid, [SHADOW_CLASS], 0) if relit else None
-        n_holes, n_clear = holes.count()
-        n_shadow = shadows.count()[0] if shadows is not None else 0
+        n_holes, n_clear, n_shadow = holes.count()
+        n_shadow = n_shadow if relit else 0
         if n_holes + n_shadow == 0:
             raise InputError(f"The mask names no pixel of {image.name} (classes "
                              f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
@@ -194,19 +205,18 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
                       + (f", {n_shadow} shadow pixels to relight." if relit else "."))
-        filled = _write(image, holes, card, output, source, max_memory_mb, feedback, shadows)
+        filled = _write(image, holes, card, output, source, max_memory_mb, feedback, relit)
     finally:
         image.close()
-        for reader in (holes, shadows):
-            if reader is not None:
-                reader.close()
+        if holes is not None:
+            holes.close()
     feedback.set_progress(100.0)
     return ReconstructionResult(output, Path(source) if source else None, filled, card.name,
                                 time.perf_counter() - started)
 
 
 def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Path, source: Optional[str | Path],
-           max_memory_mb: float, feedback: Feedback, shadows: Optional[HoleReader] = None) -> int:
+           max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
         writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
                              image.descriptions)
@@ -222,7 +232,7 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Pat
 
         filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
                                 open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
-                                read_shadow=shadows)
+                                read_shadow=holes.shadows if relight else None)
         writer.close()
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
         outs.publish(writer.path, output, "AVERAGE", style)

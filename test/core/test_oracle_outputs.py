@@ -82,22 +82,7 @@ def test_earlier_outputs_stay_byte_identical_until_the_commit_replaces_them(tmp_
 @pytest.mark.parametrize("failing_call", [1, 2, 3, 4])
 def test_a_commit_failing_at_any_rename_leaves_an_empty_folder_empty(tmp_path, monkeypatch, failing_call):
     """Two outputs, four renames into place (tif, qml, tif, qml): whichever fails, none of them remains."""
-    real = os.replace
-    calls = []
-
-    def replace(src, dst):
-        calls.append(Path(dst).name)
-        if len(calls) == failing_call:
-            raise OSError(errno.EIO, "Input/output error (injected)", str(dst))
-        return real(src, dst)
-
-    with pytest.raises(OutputWriteError, match="(?i)nothing was replaced"):
-        with OutputSet() as outs:
-            _write(outs, tmp_path / "mask.tif")
-            _write(outs, tmp_path / "confidence.tif")
-            monkeypatch.setattr(os, "replace", replace)
-            outs.commit()
-    monkeypatch.undo()
+    calls = _commit_failing_at(monkeypatch, failing_call, tmp_path / "mask.tif", tmp_path / "confidence.tif")
     assert calls[:failing_call] == ["mask.tif", "mask.qml", "confidence.tif", "confidence.qml"][:failing_call]
     assert list(tmp_path.iterdir()) == []
 
@@ -105,22 +90,8 @@ def test_a_commit_failing_at_any_rename_leaves_an_empty_folder_empty(tmp_path, m
 def test_two_outputs_sharing_a_style_name_are_both_rolled_back(tmp_path, monkeypatch):
     """m.tif and m.tiff both bring m.qml: the second m.qml backs up the first (new) one, so the rollback
     must undo the renames last first, or that backup comes back as a left-over style."""
-    real = os.replace
-    calls = []
-
-    def replace(src, dst):
-        calls.append(Path(dst).name)
-        if len(calls) == 5:   # m.tif, m.qml, m.tiff, the first m.qml aside, the second m.qml: fails
-            raise OSError(errno.EIO, "Input/output error (injected)", str(dst))
-        return real(src, dst)
-
-    with pytest.raises(OutputWriteError):
-        with OutputSet() as outs:
-            _write(outs, tmp_path / "m.tif")
-            _write(outs, tmp_path / "m.tiff")
-            monkeypatch.setattr(os, "replace", replace)
-            outs.commit()
-    monkeypatch.undo()
+    # m.tif, m.qml, m.tiff, the first m.qml aside, the second m.qml: fails
+    calls = _commit_failing_at(monkeypatch, 5, tmp_path / "m.tif", tmp_path / "m.tiff")
     assert calls[:5] == ["m.tif", "m.qml", "m.tiff", calls[3], "m.qml"] and calls[3].endswith(".bak")
     assert list(tmp_path.iterdir()) == []
 
@@ -187,3 +158,24 @@ def test_stale_temporaries_of_dead_runs_only_are_removed(tmp_path):
     removed = remove_stale_temporaries(tmp_path)
     assert sorted(p.name for p in removed) == sorted(names[:2])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+
+
+def _commit_failing_at(monkeypatch, failing_call: int, *finals: Path) -> list:
+    """Write `finals` in one OutputSet and commit with the `failing_call`-th rename failing (EIO); return the
+    names each rename targeted. The commit must fail saying nothing was replaced."""
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(Path(dst).name)
+        if len(calls) == failing_call:
+            raise OSError(errno.EIO, "Input/output error (injected)", str(dst))
+        return real(src, dst)
+
+    with pytest.raises(OutputWriteError, match="(?i)nothing was replaced"):
+        with OutputSet() as outs:
+            for final in finals:
+                _write(outs, final)
+            monkeypatch.setattr(os, "replace", replace)
+            outs.commit()
+    monkeypatch.undo()
+    return calls
