@@ -167,6 +167,20 @@ class Trainer:
         std = np.asarray(self.std, np.float32)[None, :, None, None]
         return self.torch.from_numpy((x - mean) / std).to(self.device)
 
+    def target_loss(self, logits, target):
+        """Cross-entropy against (B, 5, H, W) targets: class probabilities and a per-pixel weight.
+
+        Each pixel counts with its weight times the class weight of its
+        target's most likely class, normalised by the sum of those, so that
+        one-hot targets give exactly the weighted cross-entropy of hard labels
+        and a teacher pixel counts as much as the teachers agree on it.
+        """
+        torch = self.torch
+        probs, weight = target[:, :4], target[:, 4]
+        class_weight = self.loss_fn.weight[probs.argmax(dim=1)] * weight
+        per_pixel = -(probs * torch.log_softmax(logits, dim=1)).sum(dim=1)
+        return (per_pixel * class_weight).sum() / class_weight.sum().clamp_min(1e-6)
+
     def validate(self) -> Dict[str, float]:
         from .class_raster import decide_classes  # deferred: class_raster writes rasters (rasterio)
         torch = self.torch
@@ -211,9 +225,9 @@ class Trainer:
                 if self.feedback.is_cancelled():
                     self.save_checkpoint()
                     raise Cancelled("Training cancelled; run again with the same work folder to resume.")
-                x, y = next(batches)
+                x, _, target = next(batches)
                 logits = self.model(self._normalise(x))
-                loss = self.loss_fn(logits, torch.from_numpy(y.astype(np.int64)).to(self.device))
+                loss = self.target_loss(logits, torch.from_numpy(target).to(self.device))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

@@ -7,12 +7,21 @@ What goes in (every scene keeps its place, so training can hold places out):
   (label source "synthetic"); real clouds already in them are labelled by
   the teachers first: T33UUU (L1C, 2017-02), DSen2's T33UUB (L1C, 2017-05)
   and T49JGM (L1C, 2017-10), the clear scene of daleroberts/s2cloudmask,
-  the clear eo-learn dates (L1C, 2015) and the BigEarthNet patches (L2A);
+  the clear eo-learn dates (L1C, 2015), the BigEarthNet patches (L2A) and
+  the ten WorldCereal monthly composites (L2A, 2020-21);
 - real cloudy scenes labelled by the teachers ukis-csmask and, where all
   its bands exist, s2cloudless ("teacher"): the eo-learn cloudy dates, the
   30-date stack of daleroberts/s2cloudmask and the SEN12MS-CR cloudy patch.
 
 - the winter 18SVG crop (dark forest and water, hard negatives for shadow).
+
+Every scene also keeps the teachers' soft targets (core/teachers.py
+`teacher_targets`: the mean probabilities of every ukis-csmask model its
+bands and level allow and of s2cloudless where its 10 bands exist, each
+pixel weighted by teacher agreement), computed on the grid the model trains
+on.  On a clear scene a teacher's shadow is mostly dark ground, so those
+pixels get weight 0 there, as their hard label is unknown.  s2cloudless
+(CC BY-SA) is used here only: nothing of it ships.
 
 The human-labelled sets (DrivenData chips, the ukis-csmask S2 and Landsat-5
 patches, the Layton shadow dates) go to a separate file with --human, each
@@ -34,7 +43,7 @@ import rasterio
 
 from cloudfree.core.bands import ALL_BANDS
 from cloudfree.core.synthetic import TRAIN_BANDS
-from cloudfree.core.teachers import s2cloudless_probability, teacher_labels
+from cloudfree.core.teachers import s2cloudless_probability, teacher_labels, teacher_targets
 from cloudfree.core.training_data import Scene, SceneRecord, save_scenes
 from cloudfree.models.human_labelled import HUMAN_SETS, load_set, training_scenes
 
@@ -61,9 +70,11 @@ def cube(bands_present: List[str], arrays: List[np.ndarray]) -> np.ndarray:
 def labelled(name: str, place: str, source: str, pixel_m: float, level: str, licence: str,
              refl: np.ndarray, s2c_prob=None) -> Scene:
     label = teacher_labels(refl, TRAIN_BANDS, level, s2c_prob)
+    soft = teacher_targets(refl, TRAIN_BANDS, level, s2c_prob)
     if source == "synthetic":  # a teacher's shadow on a clear scene is mostly dark ground: leave it unknown
         label[label == 3] = 255
-    return Scene(SceneRecord(name, place, source, pixel_m, level, licence), refl, label)
+        soft[4][np.argmax(soft[:4], axis=0) == 3] = 0.0
+    return Scene(SceneRecord(name, place, source, pixel_m, level, licence), refl, label, soft)
 
 
 def t33uuu() -> List[Scene]:
@@ -152,13 +163,33 @@ def bigearthnet() -> List[Scene]:
     return scenes
 
 
+def worldcereal() -> List[Scene]:
+    """The monthly L2A composites with data (December and January are empty): clear fields through a year."""
+    path = DATA / "s2_l2a_monthly_worldcereal" / "worldcereal_preprocessed_inputs.nc"
+    present = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
+    stacks = []
+    for b in present:
+        with rasterio.open(f"netcdf:{path}:S2-L2A-{b}") as ds:
+            stacks.append(ds.read())  # (12 months, H, W) uint16, 65535 no data
+    data = np.stack(stacks, axis=1)
+    scenes = []
+    for month in range(data.shape[0]):
+        if (data[month] == 65535).any():
+            continue
+        refl = cube(present, list(data[month].astype(np.float32) / 1e4))
+        scenes.append(labelled(f"worldcereal_month{month:02d}", "worldcereal", "synthetic", 10, "L2A",
+                               "MIT (WorldCereal/worldcereal-classification)", refl))
+    return scenes
+
+
 def build() -> List[Scene]:
     scenes: List[Scene] = []
-    for source in (t33uuu, s18svg, dsen2, wright, eolearn, sen12mscr, bigearthnet):
+    for source in (t33uuu, s18svg, dsen2, wright, eolearn, sen12mscr, bigearthnet, worldcereal):
         made = source()
         print(f"{source.__name__}: {len(made)} scene(s), labels "
               + json.dumps({int(k): int(v) for k, v in zip(*np.unique(np.concatenate([s.label.ravel() for s in made]),
-                                                                       return_counts=True))}))
+                                                                       return_counts=True))})
+              + f", mean soft weight {np.mean([s.soft[4].mean() for s in made if s.soft is not None]):.2f}")
         scenes += made
     return scenes
 
