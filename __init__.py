@@ -23,7 +23,7 @@ def _add_dependency_folder() -> None:
 
     from qgis.core import QgsApplication, QgsMessageLog
 
-    from .core.dependencies import activate, deps_dir
+    from .dependencies.check import activate, deps_dir
     try:
         activate(deps_dir(Path(QgsApplication.qgisSettingsDirPath()) / "python"))
     except Exception as exc:  # noqa: BLE001 - the plugin must load even if the folder is unusable

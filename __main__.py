@@ -1,6 +1,6 @@
 """`python -m cloudfree`: the QGIS-free command line."""
 import sys
 
-from .core.cli import main
+from .cli.main import main
 
 sys.exit(main())

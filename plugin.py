@@ -13,7 +13,7 @@ from typing import Sequence
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog
 
-from .core import dependencies as deps
+from .dependencies import check as deps
 
 LOG_TAG = "CloudFree"
 

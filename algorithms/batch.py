@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputFile, QgsProce
                        QgsProcessingParameterBoolean, QgsProcessingParameterFile,
                        QgsProcessingParameterFolderDestination, QgsProcessingParameterString)
 
-from ..core.bands import DEFAULT_MASK_RESOLUTION_M
+from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
 from .common import CloudFreeAlgorithm, engine_errors
 from .feedback import QgisFeedback
 
@@ -91,7 +91,8 @@ class BatchAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.SKIPPED, self.tr("Scenes skipped (done before)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.batch import CANCELLED, DONE, DONE_BEFORE, FAILED, BatchOptions, run_batch  # deferred
+        from ..core.batch.jobs import CANCELLED, DONE, DONE_BEFORE, FAILED, BatchOptions  # deferred
+        from ..core.batch.runner import run_batch
 
         folder = self.parameterAsFile(parameters, self.INPUT, context).strip()
         if not folder:

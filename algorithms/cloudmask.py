@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core.bands import DEFAULT_MASK_RESOLUTION_M, PRESET_LABELS
+from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M, PRESET_LABELS
 from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_errors
 from .feedback import QgisFeedback
 

@@ -158,7 +158,7 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             try:
                 return run(self, parameters, context, feedback)
             except ImportError as exc:
-                from ..core.dependencies import explain_import_error
+                from ..dependencies.check import explain_import_error
                 raise QgsProcessingException(explain_import_error(exc)) from exc
 
         cls.processAlgorithm = guarded
@@ -334,7 +334,7 @@ def engine_errors() -> Iterator[None]:
     A package that is missing or broken (an ImportError, or the engine's error
     caused by one) also gets what is missing and a pointer to cloudfree:dependencies.
     """
-    from ..core.dependencies import explain_import_error  # standard library only
+    from ..dependencies.check import explain_import_error  # standard library only
     from ..core.errors import describe_error
     try:
         yield

@@ -11,8 +11,8 @@ from pathlib import Path
 from qgis.core import (QgsApplication, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterFile)
 
-from ..core import dependencies as deps
-from ..core import dependency_install as inst
+from ..dependencies import check as deps
+from ..dependencies import install as inst
 from ..core.errors import CloudFreeError
 from .common import CloudFreeAlgorithm
 from .feedback import QgisFeedback

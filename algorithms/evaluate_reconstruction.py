@@ -7,8 +7,8 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.bands import PRESET_LABELS
-from ..core.recon_metrics import MASK_SCHEMES
+from ..core.io.bands import PRESET_LABELS
+from ..core.evaluation.recon_metrics import MASK_SCHEMES
 from .cloudmask import PRESET_KEYS
 from .common import CloudFreeAlgorithm, engine_errors
 from .evaluate import layer_file
@@ -87,7 +87,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr("Overall {}").format(self.tr(description))))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.recon_evaluation import evaluate_reconstruction, format_recon_table, write_recon_scores
+        from ..core.evaluation.reconstructions import evaluate_reconstruction, format_recon_table, write_recon_scores
 
         files = {}
         for key, what in ((self.RECONSTRUCTION, "reconstruction"), (self.REFERENCE, "reference"), (self.MASK, "mask")):

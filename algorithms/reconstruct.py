@@ -9,7 +9,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.bands import PRESET_LABELS
+from ..core.io.bands import PRESET_LABELS
 from .cloudmask import PRESET_KEYS
 from .common import CloudFreeAlgorithm, engine_errors, scene_name
 from .evaluate import layer_file
@@ -119,7 +119,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
+        from ..core.reconstruction.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
         for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):

@@ -8,8 +8,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
-from ..core.bands import PRESET_LABELS
-from ..core.dates import split_dates
+from ..core.io.bands import PRESET_LABELS
+from ..core.io.dates import split_dates
 from .cloudmask import PRESET_KEYS
 from .common import CloudFreeAlgorithm
 from .evaluate import layer_file

@@ -3,7 +3,7 @@
 All methods run in one process on the same CPU threads (--threads, default 2: ONNX Runtime intra-op
 threads for CloudFree and ukis-csmask, LightGBM num_threads for s2cloudless, OMP/BLAS variables).
 
-Accuracy: cloud and shadow balanced, producer's and user's accuracy, F1 and IoU (core/evaluation.py),
+Accuracy: cloud and shadow balanced, producer's and user's accuracy, F1 and IoU (core/evaluation/masks.py),
 pixels pooled per dataset, on the sets of models/human_labelled.py (drivendata, ukis_s2, landsat, layton).
 Each bundled model is scored twice: "(LODO)" by its leave-one-dataset-out fold model, which never saw the
 set (built by models/train_bundled.py under out/training/; the figure to quote), and "(shipped)" by the
@@ -54,14 +54,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOU
 
 import numpy as np  # noqa: E402
 
-from cloudfree.core.shadow_geometry import SunAngles  # noqa: E402
+from cloudfree.core.masking.shadow_geometry import SunAngles  # noqa: E402
 from cloudfree.core.errors import CloudFreeError  # noqa: E402
-from cloudfree.core.evaluation import REFERENCE_SCHEMES, groups_for  # noqa: E402
-from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
-from cloudfree.core.runtime import Predictor, make_predictor  # noqa: E402
-from cloudfree.core.scl import scl_to_classes  # noqa: E402
-from cloudfree.core.array_api import mask_array  # noqa: E402
-from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
+from cloudfree.core.evaluation.masks import REFERENCE_SCHEMES, groups_for  # noqa: E402
+from cloudfree.core.model.card import BUNDLED_MODELS, MODELS_DIR, ModelCard, load_card  # noqa: E402
+from cloudfree.core.model.runtime import Predictor, make_predictor  # noqa: E402
+from cloudfree.core.masking.scl import scl_to_classes  # noqa: E402
+from cloudfree.core.masking.arrays import mask_array  # noqa: E402
+from cloudfree.core.io.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
 from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset,  # noqa: E402
                                              evaluate_classes, load_set, read)
 
@@ -110,7 +110,7 @@ class UkisRunner:
 
 def cloudfree_classes(model: str | Path, bands: Bands, pixel_m: float, sun: Optional[SunAngles] = None) -> np.ndarray:
     """Classes (H, W) of a scene's bands as `cloudfree cloudmask` decides them by default: the array-level
-    API (core.array_api.mask_array), the engine's own tiling, decision and shadow geometry."""
+    API (core.masking.arrays.mask_array), the engine's own tiling, decision and shadow geometry."""
     names = list(bands)
     return mask_array(np.stack([bands[b] for b in names]), names, str(model), pixel_m=pixel_m, sun=sun,
                       device="cpu").classes

@@ -2,7 +2,7 @@
 
 Why: the engine promises that masking a whole 110 km tile stays under 3 GB of
 RAM at 20 m, because it streams the scene one row of patches at a time
-(core/masking.py) instead of loading it.  No real full-size L1C product is
+(core/masking/engine.py) instead of loading it.  No real full-size L1C product is
 bundled, so this benchmark builds one: SYNTHETIC imagery (a smooth landscape
 plus bright cloud blobs and their shadows, numpy, fixed seed) written as
 lossless JPEG2000 band files into a REAL .SAFE metadata layout (MTD_MSIL1C.xml,
@@ -193,7 +193,7 @@ def build_safe(dst_root: Path, size_10m: int, log) -> Path:
             aux.unlink()
         log(f"  {band} {n}x{n} px: synth {t1 - t0:5.1f} s, JP2 (lossless) {time.time() - t1:5.1f} s, "
             f"{dst.stat().st_size / 1e6:6.1f} MB")
-    from cloudfree.core.safe_integrity import restamp_manifest
+    from cloudfree.core.io.safe_integrity import restamp_manifest
     restamp_manifest(safe)  # the real manifest's checksums are those of the real files, not of these
     (safe / DONE_MARK).write_text(f"size_10m={size_10m}\nmanifest restamped\n")
     log(f"  built in {time.time() - t_all:.0f} s: {safe}")
@@ -228,8 +228,8 @@ def child_main(mode: str, safe: str, out_tif: str, resolution: int) -> None:
     import onnxruntime  # noqa: F401
     import rasterio  # noqa: F401
     from cloudfree.core.api import cloud_mask
-    from cloudfree.core.model_card import load_card
-    from cloudfree.core.runtime import make_predictor
+    from cloudfree.core.model.card import load_card
+    from cloudfree.core.model.runtime import make_predictor
     result = {"mode": mode}
     if mode == "imports":
         make_predictor(load_card(None), engine="onnx", device="cpu")

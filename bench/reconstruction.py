@@ -5,7 +5,7 @@
 Every clear target date of two real stacks gets real cloud masks from the
 cloudy dates of eo-learn's s2cloudless record (partial covers of 15-75 %),
 so the truth under the "cloud" is known. Each method fills it from the
-other dates, and the scores (core/recon_metrics.py) are computed on the filled
+other dates, and the scores (core/evaluation/recon_metrics.py) are computed on the filled
 pixels only:
   eolearn     5 dates of L1C, 13 bands at 10 m (3 clear: 2015-07-11, 08-30, 09-09)
   worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
@@ -27,10 +27,10 @@ from typing import Dict, List, Tuple
 import numpy as np
 import rasterio
 
-from cloudfree.core.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
-from cloudfree.core.recon_metrics import reconstruction_scores
-from cloudfree.core.inpaint_model import fill_holes, load_inpaint_card
-from cloudfree.core.inpainting import interpolate_holes
+from cloudfree.core.reconstruction.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
+from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
+from cloudfree.core.reconstruction.inpainter import fill_holes, load_inpaint_card
+from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EO = DATA / "s2_l1c_timeseries_eolearn"

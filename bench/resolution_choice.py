@@ -19,7 +19,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CLOU
     os.environ.setdefault(_var, "2")
 
 
-from cloudfree.core.model_card import BUNDLED_MODELS, load_card  # noqa: E402
+from cloudfree.core.model.card import BUNDLED_MODELS, load_card  # noqa: E402
 from cloudfree.models.human_labelled import evaluate_classes, load_set  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -1,7 +1,7 @@
 """Seconds per full-size Sentinel-2 L1C scene, split by pipeline stage, and peak memory.
 
 Why: an analyst masking a season of tiles needs each whole tile fast; the
-engine overlaps reading, inference and writing on threads (core.pipeline)
+engine overlaps reading, inference and writing on threads (core.masking.pipeline)
 so that the slowest stage, not the sum of all three, sets the pace.  This
 measures both: the wall time of a scene, and the busy seconds of each stage
 in the same run.  Their ratio (sum of stages / wall) is the speed-up the
@@ -37,8 +37,8 @@ REFERENCES_20M = {"CloudS2Mask (RTX 4090, published)": 2.2, "OmniCloudMask (RTX 
 
 
 def child(safe: str, out_tif: str, resolution: int, device: str, engine: str, batch: int) -> None:
-    """One scene as the command line runs it (its GDAL cache cap included, core.gdal_cache)."""
-    from cloudfree.core.gdal_cache import limit_gdal_cache
+    """One scene as the command line runs it (its GDAL cache cap included, core.io.gdal_cache)."""
+    from cloudfree.core.io.gdal_cache import limit_gdal_cache
     limit_gdal_cache()
     from cloudfree.core.api import cloud_mask
     t0 = time.perf_counter()

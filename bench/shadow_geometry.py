@@ -1,4 +1,4 @@
-"""Does the shadow-geometry step (core/shadow_geometry.py) raise shadow BA on held-out human labels?
+"""Does the shadow-geometry step (core/masking/shadow_geometry.py) raise shadow BA on held-out human labels?
 
     .venv/bin/python bench/shadow_geometry.py [--models-dir models]
 
@@ -20,12 +20,12 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
-from cloudfree.core.class_raster import decide_classes  # noqa: E402
-from cloudfree.core.masking import array_probabilities  # noqa: E402
-from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, load_card  # noqa: E402
-from cloudfree.core.runtime import make_predictor  # noqa: E402
-from cloudfree.core.shadow_geometry import confirm_shadows  # noqa: E402
+from cloudfree.core.io.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
+from cloudfree.core.masking.class_raster import decide_classes  # noqa: E402
+from cloudfree.core.masking.engine import array_probabilities  # noqa: E402
+from cloudfree.core.model.card import BUNDLED_MODELS, MODELS_DIR, load_card  # noqa: E402
+from cloudfree.core.model.runtime import make_predictor  # noqa: E402
+from cloudfree.core.masking.shadow_geometry import confirm_shadows  # noqa: E402
 from cloudfree.models.human_labelled import evaluate_classes, load_set  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

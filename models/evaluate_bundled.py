@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cloudfree.core.model_card import BUNDLED_MODELS, MODELS_DIR, write_card
+from cloudfree.core.model.card import BUNDLED_MODELS, MODELS_DIR, write_card
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "compare_masks.py"
 KEEP = ("balanced_accuracy", "producers_accuracy", "users_accuracy", "f1", "iou", "reference_pixels")

@@ -23,11 +23,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import rasterio
 
-from cloudfree.core.evaluation import REFERENCE_SCHEMES, Evaluation, groups_for
-from cloudfree.core.shadow_geometry import SunAngles
-from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
-from cloudfree.core.teachers import THICK_BRIGHTNESS
-from cloudfree.core.training_data import Scene, SceneRecord
+from cloudfree.core.evaluation.masks import REFERENCE_SCHEMES, Evaluation, groups_for
+from cloudfree.core.masking.shadow_geometry import SunAngles
+from cloudfree.core.training.synthetic import IGNORE, TRAIN_BANDS
+from cloudfree.models.teachers import THICK_BRIGHTNESS
+from cloudfree.core.training.data import Scene, SceneRecord
 
 DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 UKIS_ORDER = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -49,7 +49,7 @@ class LabelledScene:
 @dataclass
 class LabelledSet:
     name: str
-    scheme: str                   # a name in core.evaluation.REFERENCE_SCHEMES
+    scheme: str                   # a name in core.evaluation.masks.REFERENCE_SCHEMES
     level: str                    # product level (for ukis-csmask)
     licence: str
     scenes: List[LabelledScene]

@@ -15,7 +15,7 @@ What goes in (every scene keeps its place, so training can hold places out):
 
 - the winter 18SVG crop (dark forest and water, hard negatives for shadow).
 
-Every scene also keeps the teachers' soft targets (core/teachers.py
+Every scene also keeps the teachers' soft targets (models/teachers.py
 `teacher_targets`: the mean probabilities of every ukis-csmask model its
 bands and level allow and of s2cloudless where its 10 bands exist, each
 pixel weighted by teacher agreement), computed on the grid the model trains
@@ -41,10 +41,10 @@ from typing import List
 import numpy as np
 import rasterio
 
-from cloudfree.core.bands import ALL_BANDS
-from cloudfree.core.synthetic import TRAIN_BANDS
-from cloudfree.core.teachers import s2cloudless_probability, teacher_labels, teacher_targets
-from cloudfree.core.training_data import Scene, SceneRecord, save_scenes
+from cloudfree.core.io.bands import ALL_BANDS
+from cloudfree.core.training.synthetic import TRAIN_BANDS
+from cloudfree.models.teachers import s2cloudless_probability, teacher_labels, teacher_targets
+from cloudfree.core.training.data import Scene, SceneRecord, save_scenes
 from cloudfree.models.human_labelled import HUMAN_SETS, load_set, training_scenes
 
 DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

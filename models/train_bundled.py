@@ -39,15 +39,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from cloudfree.core.array_api import classes_from_probabilities
-from cloudfree.core.bands import DEFAULT_MASK_RESOLUTION_M
-from cloudfree.core.calibration import CalibrationSample, calibrate
-from cloudfree.core.masking import array_probabilities
-from cloudfree.core.model_card import MODELS_DIR, ModelCard, load_card, write_card
-from cloudfree.core.runtime import make_predictor
-from cloudfree.core.train_model import build_card, export_trained
-from cloudfree.core.training import BAND_SETS, TrainConfig, Trainer
-from cloudfree.core.training_data import Scene, load_scenes
+from cloudfree.core.masking.arrays import classes_from_probabilities
+from cloudfree.core.io.bands import DEFAULT_MASK_RESOLUTION_M
+from cloudfree.core.training.calibration import CalibrationSample, calibrate
+from cloudfree.core.masking.engine import array_probabilities
+from cloudfree.core.model.card import MODELS_DIR, ModelCard, load_card, write_card
+from cloudfree.core.model.runtime import make_predictor
+from cloudfree.core.training.train_model import build_card, export_trained
+from cloudfree.core.training.trainer import BAND_SETS, TrainConfig, Trainer
+from cloudfree.core.training.data import Scene, load_scenes
 from cloudfree.models.human_labelled import HUMAN_SETS, LabelledSet, evaluate_classes, load_set, training_labels
 
 BUNDLED = {f"cloudfree_{key}": bands for key, (_, bands) in BAND_SETS.items()}

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cloudfree.core.inpainting import (InpaintConfig, InpaintSampler, MaskBank, export_inpainter, interpolate_holes,
-                                      network_input,
-                                      patch_statistics, train_inpainter)
-from cloudfree.core.model_card import MODELS_DIR
-from cloudfree.core.recon_metrics import reconstruction_scores
-from cloudfree.core.synthetic import TRAIN_BANDS
-from cloudfree.core.training_data import load_scenes
+from cloudfree.core.reconstruction.inpaint_input import interpolate_holes, network_input, patch_statistics
+from cloudfree.core.training.inpainting import InpaintConfig, InpaintSampler, MaskBank, export_inpainter, train_inpainter
+from cloudfree.core.model.card import MODELS_DIR
+from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
+from cloudfree.core.training.synthetic import TRAIN_BANDS
+from cloudfree.core.training.data import load_scenes
 
 DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VALIDATION_PLACES = {"T49JGM", "eolearn"}
@@ -82,7 +81,7 @@ def main() -> None:
                for kind in ("unet", "plain")}
     if args.export_only:
         import torch
-        from cloudfree.core.inpainting import build_model
+        from cloudfree.core.training.inpainting import build_model
         model = build_model(configs["unet"])
         model.load_state_dict(torch.load(args.workdir / "unet" / "best.pt", weights_only=True))
         result = json.loads((args.workdir / "comparison.json").read_text())

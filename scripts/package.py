@@ -8,7 +8,7 @@ outputs. Entries are sorted and carry a fixed timestamp, so the same tree gives 
 same zip.
 
 Standard library only, on purpose: it runs before (and without) the plugin's own
-dependencies, reads BUNDLED_MODELS from core/model_card.py without importing it,
+dependencies, reads BUNDLED_MODELS from core/model/card.py without importing it,
 and works with any Python 3 that `make` finds.
 
     python scripts/package.py [--output-dir DIR]
@@ -30,7 +30,7 @@ TOP = "cloudfree"  # the plugin's module name: QGIS requires it as the zip's top
 INPAINT_MODEL = "cloudfree_inpaint_s2"
 ROOT_FILES = ["metadata.txt", "__init__.py", "__main__.py", "plugin.py", "README.md"]
 LICENSE_PATTERNS = ["LICENSE*", "LICENCE*", "COPYING*", "NOTICE*"]
-CODE_DIRS = ["algorithms", "core"]
+CODE_DIRS = ["algorithms", "cli", "core", "dependencies"]
 MODEL_PATTERNS = ["*.onnx", "*.json", "*.pt", "README.md"]
 #: Names never packaged, wherever they are (belt and braces on top of the include lists).
 EXCLUDED_PARTS = {"__pycache__", ".git", ".venv", "test", "bench", "scripts", "sample", "out", "build", "dist", ".ci"}
@@ -51,8 +51,8 @@ def plugin_version(repo: Path) -> str:
 
 
 def bundled_models(repo: Path) -> List[str]:
-    """BUNDLED_MODELS from core/model_card.py, read with ast (importing it would need the plugin's dependencies)."""
-    path = repo / "core" / "model_card.py"
+    """BUNDLED_MODELS from core/model/card.py, read with ast (importing it would need the plugin's dependencies)."""
+    path = repo / "core" / "model" / "card.py"
     for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == "BUNDLED_MODELS" for t in targets) and node.value is not None:

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from cloudfree.core.model_card import write_card
+from cloudfree.core.model.card import write_card
 
 CLASSES = {"0": "clear", "1": "thick cloud", "2": "thin cloud", "3": "cloud shadow"}
 

@@ -18,8 +18,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from cloudfree.core.safe import open_safe
-from cloudfree.core.safe_integrity import restamp_manifest
+from cloudfree.core.io.safe import open_safe
+from cloudfree.core.io.safe_integrity import restamp_manifest
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JP2_DIR = DATA / "s2_l1c_t33uuu_jp2"

@@ -15,7 +15,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 import safe_fixture
-from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.io.bands import ALL_BANDS
 
 DATA = safe_fixture.DATA / "s2_l1c_t33uuu_jp2"
 SIZE = 128

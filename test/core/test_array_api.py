@@ -6,7 +6,7 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask, mask_array
-from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.io.bands import ALL_BANDS
 from cloudfree.core.errors import InputError
 from conftest import SAMPLE
 

@@ -7,10 +7,10 @@ import rasterio
 from rasterio.enums import ColorInterp
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.band_guess import _band_of
-from cloudfree.core.cli import main
+from cloudfree.core.io.band_guess import _band_of
+from cloudfree.cli.main import main
 from cloudfree.core.errors import BandMappingError
-from cloudfree.core.inputs import available_bands
+from cloudfree.core.io.inputs import available_bands
 from conftest import DATA, SAMPLE
 
 L1C_INDEX = {b: i + 1 for i, b in enumerate(["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09",

@@ -7,8 +7,9 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.batch import (BUSY, DONE, DONE_BEFORE, FAILED, SUMMARY_COLUMNS, BatchOptions, ScenePaths, find_products,
-                                  run_batch, scene_name)
+from cloudfree.core.batch.jobs import (BUSY, DONE, DONE_BEFORE, FAILED, SUMMARY_COLUMNS, BatchOptions, ScenePaths,
+                                       find_products, scene_name)
+from cloudfree.core.batch.runner import run_batch
 from cloudfree.core.errors import InputError
 from cloudfree.core.progress import Feedback
 from batch_fixture import copies_of
@@ -109,7 +110,7 @@ def test_inputs_from_a_glob_and_a_list_file_and_bad_inputs(products, tmp_path):
 
 
 def test_the_command_line_prints_the_summary_and_fails_on_a_failed_scene(products, tmp_path, capsys):
-    from cloudfree.core.cli import main
+    from cloudfree.cli.main import main
     assert main(["batch", str(products[0].parent / "*.SAFE"), "-o", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert all(scene_name(p) in printed for p in products) and "2 done" in printed

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.batch import DONE, BatchOptions, ScenePaths, run_batch, scene_name
+from cloudfree.core.batch.jobs import DONE, BatchOptions, ScenePaths, scene_name
+from cloudfree.core.batch.runner import run_batch
 from cloudfree.core.errors import InputError
 from batch_fixture import copies_of
 

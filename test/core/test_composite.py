@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.composite import composite_rasters, preference_order
+from cloudfree.core.reconstruction.composite import composite_rasters, preference_order
 from cloudfree.core.errors import InputError
 from timeseries_fixture import build_series, write_raster
 

@@ -1,7 +1,7 @@
 """Class decision from probabilities: cloud as one class against clear and shadow, then thick vs thin."""
 import numpy as np
 
-from cloudfree.core.class_raster import decide_classes
+from cloudfree.core.masking.class_raster import decide_classes
 
 
 def test_split_cloud_probability_still_wins_over_clear():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cloudfree.core import dependencies as deps
-from cloudfree.core import dependency_install as inst
+from cloudfree.dependencies import check as deps
+from cloudfree.dependencies import install as inst
 from cloudfree.core.errors import InputError
 
 PYTHON = sys.executable
@@ -113,17 +113,17 @@ def test_unimportable_onnxruntime_is_reported_missing_with_the_fix(tmp_path):
     (block / "onnxruntime" / "__init__.py").write_text("raise ImportError('this onnxruntime is broken')\n")
     target = tmp_path / "profile" / "python" / "cloudfree_deps"
     found = fresh_python(
-        "import json\nfrom cloudfree.core import dependencies as d\n"
+        "import json\nfrom cloudfree.dependencies import check as d\n"
         f"s = d.check_dependencies(target={str(target)!r})\n"
         "print(json.dumps({x.name: [x.state, x.version, x.detail, x.fix] for x in s}))", block)
     state, version, detail, fix = found["onnxruntime"]
     assert state == deps.MISSING and version is None
     assert "this onnxruntime is broken" in detail
-    assert "-m cloudfree.core.dependency_install install" in fix and '"onnxruntime>=1.17"' in fix
+    assert "-m cloudfree.dependencies.install install" in fix and '"onnxruntime>=1.17"' in fix
     assert f"--target {target}" in fix
     assert found["rasterio"][0] == deps.OK and found["numpy"][0] == deps.OK
 
-    cli = subprocess.run([PYTHON, "-m", "cloudfree.core.dependency_install"], capture_output=True, text=True,
+    cli = subprocess.run([PYTHON, "-m", "cloudfree.dependencies.install"], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(block)), timeout=300)
     assert cli.returncode == 1
     assert "[missing] onnxruntime" in cli.stdout and "Missing or unusable: onnxruntime." in cli.stdout
@@ -170,7 +170,7 @@ def test_gpu_build_replaces_the_cpu_build_in_the_folder(tmp_path, wheels):
 
 def test_command_line_installs_offline(tmp_path, wheels):
     target = tmp_path / "deps"
-    proc = subprocess.run([PYTHON, "-m", "cloudfree.core.dependency_install", "install", "--target", str(target),
+    proc = subprocess.run([PYTHON, "-m", "cloudfree.dependencies.install", "install", "--target", str(target),
                            "--wheels", str(wheels["all"]), "cloudfree_probe_dep"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -249,8 +249,8 @@ def test_version_ranges(version, specifier, ok):
 def test_onnx_engine_says_why_cuda_is_not_used(tmp_path):
     from onnx_models import conv_model
 
-    from cloudfree.core.model_card import load_card
-    from cloudfree.core.runtime import OnnxPredictor, cuda_reason
+    from cloudfree.core.model.card import load_card
+    from cloudfree.core.model.runtime import OnnxPredictor, cuda_reason
 
     card = load_card(str(conv_model(tmp_path / "m.onnx", ["B02", "B03", "B04", "B08"])))
     auto = OnnxPredictor(card, device="auto")  # this onnxruntime is the CPU build
@@ -267,7 +267,7 @@ def test_onnx_engine_says_why_cuda_is_not_used(tmp_path):
 
 def test_inside_qgis_the_installer_finds_qgis_python_not_a_decoy_first_on_path(tmp_path, monkeypatch):
     """sys.executable is the QGIS program; PATH starts with another python3: the installer must skip it."""
-    from cloudfree.core import dependencies
+    from cloudfree.dependencies import check as dependencies
 
     decoy_dir = tmp_path / "decoy"
     decoy_dir.mkdir()

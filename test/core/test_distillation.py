@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloudfree.core import teachers
-from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
-from cloudfree.core.training_data import PatchSampler, Scene, SceneRecord, hard_targets, load_scenes, save_scenes
+from cloudfree.models import teachers
+from cloudfree.core.training.synthetic import IGNORE, TRAIN_BANDS
+from cloudfree.core.training.data import PatchSampler, Scene, SceneRecord, hard_targets, load_scenes, save_scenes
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -105,7 +105,7 @@ def test_sampler_hard_targets_where_a_synthetic_cloud_changed_the_pixel():
 
 def test_loss_of_one_hot_targets_is_the_weighted_hard_label_loss_and_weight_zero_is_ignored():
     torch = pytest.importorskip("torch")
-    from cloudfree.core.training import Trainer
+    from cloudfree.core.training.trainer import Trainer
 
     class Bare:  # the loss needs only torch and the class weights
         pass
@@ -127,7 +127,7 @@ def test_loss_of_one_hot_targets_is_the_weighted_hard_label_loss_and_weight_zero
 def test_ukis_probabilities_decide_as_csmask_on_a_real_patch():
     pytest.importorskip("ukis_csmask")
     rasterio = pytest.importorskip("rasterio")
-    from cloudfree.core.bands import ALL_BANDS
+    from cloudfree.core.io.bands import ALL_BANDS
     path = next((DATA / "s2_l1c_cloudy_sen12mscr").glob("*.tif"))
     with rasterio.open(path) as ds:
         refl = ds.read().astype(np.float32) / 1e4

@@ -4,8 +4,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from cloudfree.core.dates import input_dates, parse_date, resolve_target, sensing_date, split_dates
-from cloudfree.core.dn import DnCodec
+from cloudfree.core.io.dates import input_dates, parse_date, resolve_target, sensing_date, split_dates
+from cloudfree.core.io.dn import DnCodec
 from cloudfree.core.errors import InputError
 
 

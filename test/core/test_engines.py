@@ -5,8 +5,8 @@ import rasterio
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import RuntimeUnavailableError
-from cloudfree.core.model_card import sha256_of, write_card
-from cloudfree.core.runtime import choose_providers
+from cloudfree.core.model.card import sha256_of, write_card
+from cloudfree.core.model.runtime import choose_providers
 from onnx_models import CLASSES, conv_model
 
 BANDS = ["B02", "B03", "B04", "B08"]

@@ -5,7 +5,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.evaluation import Evaluation, evaluate_rasters, groups_for, parse_scheme, write_scores
+from cloudfree.core.evaluation.masks import Evaluation, evaluate_rasters, groups_for, parse_scheme, write_scores
 
 
 def write(path, array, transform, crs="EPSG:32633", nodata=None):
@@ -90,7 +90,7 @@ def test_a_mask_that_is_not_a_class_raster_or_off_grid_without_crs_is_refused(tm
 
 
 def test_cli_scores_a_model_on_a_labelled_image_and_a_mask_against_itself(tmp_path, capsys):
-    from cloudfree.core.cli import main
+    from cloudfree.cli.main import main
     from conftest import SAMPLE
     assert main(["cloudmask", str(SAMPLE), "-o", str(tmp_path / "m.tif")]) == 0
     capsys.readouterr()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.gapfill import (FALLBACK, FROM_OTHER_DATES, ORIGINAL, gapfill, linear_in_time, mean_fill,
+from cloudfree.core.reconstruction.gapfill import (FALLBACK, FROM_OTHER_DATES, ORIGINAL, gapfill, linear_in_time, mean_fill,
                                     nearest_date)
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.bands import ALL_BANDS
-from cloudfree.core.gapfill import FALLBACK, FROM_OTHER_DATES, ORIGINAL
-from cloudfree.core.gapfill_rasters import gapfill_rasters
-from cloudfree.core.inpaint_model import load_inpaint_card
+from cloudfree.core.io.bands import ALL_BANDS
+from cloudfree.core.reconstruction.gapfill import FALLBACK, FROM_OTHER_DATES, ORIGINAL
+from cloudfree.core.reconstruction.gapfill_rasters import gapfill_rasters
+from cloudfree.core.reconstruction.inpainter import load_inpaint_card
 from cloudfree.core.progress import Feedback
 from single_image_fixture import build_l1c_raster
 

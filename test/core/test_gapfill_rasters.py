@@ -9,9 +9,9 @@ import rasterio
 from rasterio.windows import Window
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.gapfill import FROM_OTHER_DATES, NO_DATA, ORIGINAL, gapfill, mean_fill
-from cloudfree.core.gapfill_rasters import gapfill_rasters
-from cloudfree.core.inputs import open_band_source
+from cloudfree.core.reconstruction.gapfill import FROM_OTHER_DATES, NO_DATA, ORIGINAL, gapfill, mean_fill
+from cloudfree.core.reconstruction.gapfill_rasters import gapfill_rasters
+from cloudfree.core.io.inputs import open_band_source
 from timeseries_fixture import build_series, write_raster
 
 
@@ -195,7 +195,7 @@ def test_dates_come_from_the_file_names_when_none_are_given(series, tmp_path):
     gapfill_rasters(series["images"], typed, 3, masks=series["masks"], dates=series["dates"])
     with rasterio.open(named) as a, rasterio.open(typed) as b:
         assert np.array_equal(a.read(), b.read())
-    from cloudfree.core.dates import date_from_name
+    from cloudfree.core.io.dates import date_from_name
     assert [date_from_name(p).isoformat() for p in series["images"]] == list(series["dates"])
     assert date_from_name("T33UUU_20170216T102101_B02.jp2") == date(2017, 2, 16)
     assert date_from_name("S2A_MSIL2A_20200615T184921_N0214_R070_T10UEU_20200615T214453.SAFE") == date(2020, 6, 15)

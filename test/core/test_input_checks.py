@@ -5,7 +5,7 @@ import rasterio
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import InputError
-from cloudfree.core.input_checks import sample_windows
+from cloudfree.core.io.input_checks import sample_windows
 from conftest import SAMPLE
 
 

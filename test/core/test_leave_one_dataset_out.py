@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from cloudfree.core.calibration import CalibrationSample, balanced_accuracies, calibrate
-from cloudfree.core.class_raster import decide_classes
+from cloudfree.core.training.calibration import CalibrationSample, balanced_accuracies, calibrate
+from cloudfree.core.masking.class_raster import decide_classes
 from cloudfree.core.errors import ModelCardError
-from cloudfree.core.model_card import load_card, write_card
-from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
-from cloudfree.core.training import TrainConfig, Trainer
-from cloudfree.core.training_data import Scene, SceneRecord, without_datasets
+from cloudfree.core.model.card import load_card, write_card
+from cloudfree.core.training.synthetic import IGNORE, TRAIN_BANDS
+from cloudfree.core.training.trainer import TrainConfig, Trainer
+from cloudfree.core.training.data import Scene, SceneRecord, without_datasets
 from cloudfree.models.human_labelled import load_set, training_labels, training_scenes
 
 BGRN = ["B02", "B03", "B04", "B08"]

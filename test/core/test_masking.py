@@ -7,8 +7,8 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.class_raster import decide_classes
-from cloudfree.core.model_card import load_card
+from cloudfree.core.masking.class_raster import decide_classes
+from cloudfree.core.model.card import load_card
 from cloudfree.core.errors import BandMappingError, Cancelled, InputError, ModelCardError, UnreadableFileError
 from cloudfree.core.progress import Feedback
 from conftest import SAMPLE
@@ -139,7 +139,7 @@ def test_card_band_count_must_match_the_model(tmp_path):
     wrong = conv_model(tmp_path / "b.onnx", ["B02", "B03", "B04"])
     shutil.copyfile(wrong.with_suffix(".json"), model.with_suffix(".json"))
     card = json.loads(model.with_suffix(".json").read_text())
-    from cloudfree.core.model_card import sha256_of
+    from cloudfree.core.model.card import sha256_of
     card["sha256"] = sha256_of(model)
     model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelCardError, match="takes 4 input channels"):
@@ -186,9 +186,9 @@ def test_l2a_layer_export_masks_like_its_safe(safe_l2a_offset, tmp_path):
     gives the same mask as the product itself: band preset guessed from the band count."""
     from rasterio.windows import Window
 
-    from cloudfree.core.bands import L2A_BANDS
-    from cloudfree.core.safe import open_safe
-    from cloudfree.core.sources import SafeSource
+    from cloudfree.core.io.bands import L2A_BANDS
+    from cloudfree.core.io.safe import open_safe
+    from cloudfree.core.io.sources import SafeSource
 
     src = SafeSource(open_safe(safe_l2a_offset), L2A_BANDS, 20)
     try:

@@ -4,9 +4,9 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.io.bands import ALL_BANDS
 from cloudfree.core.errors import BandMappingError
-from cloudfree.core.model_card import BUNDLED_MODELS, choose_bundled_model, load_card
+from cloudfree.core.model.card import BUNDLED_MODELS, choose_bundled_model, load_card
 from conftest import SAMPLE
 
 

@@ -3,7 +3,7 @@ import pytest
 import rasterio
 from rasterio.enums import ColorInterp
 
-from cloudfree.core.bands import (ALL_BANDS, L2A_BANDS, NATIVE_RESOLUTION_M, canonical_band, check_mapping,
+from cloudfree.core.io.bands import (ALL_BANDS, L2A_BANDS, NATIVE_RESOLUTION_M, canonical_band, check_mapping,
                                   parse_mapping, preset_mapping)
 from cloudfree.core.errors import BandMappingError
 

@@ -8,7 +8,7 @@ Ties go to clear (over cloud and shadow), to shadow (over cloud) and to thick
 import numpy as np
 import pytest
 
-from cloudfree.core.class_raster import decide_classes
+from cloudfree.core.masking.class_raster import decide_classes
 
 # (clear, thick, thin, shadow) -> class, each worked out by hand in the comment
 CASES = [

@@ -113,7 +113,7 @@ def ukis_cloud_balanced_accuracy(folder: Path) -> float:
     grid; the 20 m mask is repeated 2 x 2 back onto the labels (0 shadow, 1 water, 3 land, 4 cloud).
     """
     from cloudfree.core.api import cloud_mask
-    from cloudfree.core.evaluation import Evaluation, groups_for, parse_scheme
+    from cloudfree.core.evaluation.masks import Evaluation, groups_for, parse_scheme
 
     npz = np.load(DATA / "s2_labelled_ukis" / "sentinel2.npz")
     img, labels = npz["img"].astype(np.float32), npz["msk"][..., 0]

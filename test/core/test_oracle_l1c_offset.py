@@ -13,11 +13,11 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from cloudfree.core.bands import ALL_BANDS
-from cloudfree.core.dn import DnCodec
+from cloudfree.core.io.bands import ALL_BANDS
+from cloudfree.core.io.dn import DnCodec
 from cloudfree.core.errors import SafeProductError
-from cloudfree.core.safe import open_safe
-from cloudfree.core.sources import SafeSource
+from cloudfree.core.io.safe import open_safe
+from cloudfree.core.io.sources import SafeSource
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "MTD_MSIL1C_N0509.xml"
 NAME = "S2B_MSIL1C_20230612T101609_N0509_R065_T33UUU_20230612T122024.SAFE"

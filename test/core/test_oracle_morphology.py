@@ -7,7 +7,7 @@ for radii 1 to 4 (a 3x3 square step first would give 9 at radius 1).
 import numpy as np
 import pytest
 
-from cloudfree.core.morphology import buffer_classes, dilate
+from cloudfree.core.masking.morphology import buffer_classes, dilate
 
 CROSS = np.array([[0, 1, 0],
                   [1, 1, 1],

@@ -1,6 +1,6 @@
 """OutputSet observed on disk: nothing under a final name before the commit, nothing new left after a failure.
 
-Each case writes small rasters through core.outputs into an empty folder (or
+Each case writes small rasters through core.io.outputs into an empty folder (or
 one holding earlier outputs) and checks the folder's files: which names exist,
 their bytes, and their pixels.
 """
@@ -14,9 +14,9 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-import cloudfree.core.outputs as outputs
-from cloudfree.core.grid import Grid
-from cloudfree.core.outputs import MASK_STYLE, OutputSet, OutputWriteError, remove_stale_temporaries
+import cloudfree.core.io.outputs as outputs
+from cloudfree.core.io.grid import Grid
+from cloudfree.core.io.outputs import MASK_STYLE, OutputSet, OutputWriteError, remove_stale_temporaries
 
 GRID = Grid("EPSG:32633", Affine(20, 0, 500000, 0, -20, 6000000), 40, 24)
 PIXELS = (np.arange(40 * 24) % 4).astype(np.uint8).reshape(24, 40)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from cloudfree.core.recon_metrics import box_mean, reconstruction_scores, ssim_map
+from cloudfree.core.evaluation.recon_metrics import box_mean, reconstruction_scores, ssim_map
 
 
 def _cube(*pixels):

@@ -6,8 +6,8 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from cloudfree.core.dn import DnCodec
-from cloudfree.core.sources import RasterLayerSource
+from cloudfree.core.io.dn import DnCodec
+from cloudfree.core.io.sources import RasterLayerSource
 
 BANDS = ["B02", "B03", "B04"]
 

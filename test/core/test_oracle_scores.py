@@ -10,9 +10,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from cloudfree.core.evaluation import (ANY_CLOUD, NOT_CLOUD, Evaluation, evaluate_rasters, format_table, groups_for,
+from cloudfree.core.evaluation.masks import (ANY_CLOUD, NOT_CLOUD, Evaluation, evaluate_rasters, format_table, groups_for,
                                        parse_scheme, write_scores)
-from cloudfree.core.metrics import binary_counts, binary_scores, scores_from_counts
+from cloudfree.core.evaluation.metrics import binary_counts, binary_scores, scores_from_counts
 
 
 def test_scores_of_6_tp_2_fp_4_fn_8_tn():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.tiling import MIN_WEIGHT, fit_patch_size, patch_starts, patch_weights, predict_blended, ramp
+from cloudfree.core.model.tiling import MIN_WEIGHT, fit_patch_size, patch_starts, patch_weights, predict_blended, ramp
 
 
 @pytest.mark.parametrize("length,patch,overlap,starts", [

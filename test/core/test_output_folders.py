@@ -5,7 +5,7 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.cli import main
+from cloudfree.cli.main import main
 from cloudfree.core.errors import Cancelled, InputError
 from cloudfree.core.progress import Feedback
 from conftest import SAMPLE

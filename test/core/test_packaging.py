@@ -24,7 +24,7 @@ def test_the_wheel_installs_a_working_engine_and_command(tmp_path):
                               str(wheel)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr[-2000:]
     env = {**os.environ, "PYTHONPATH": str(target)}  # before the development tree on the path
-    where = subprocess.run([sys.executable, "-c", "import cloudfree.core.api, cloudfree.core.model_card as m; "
+    where = subprocess.run([sys.executable, "-c", "import cloudfree.core.api, cloudfree.core.model.card as m; "
                             "print(cloudfree.core.api.__file__); print(m.MODELS_DIR)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     api_file, models_dir = where.stdout.split()

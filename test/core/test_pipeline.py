@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.pipeline import AsyncWriter, RowReader
+from cloudfree.core.masking.pipeline import AsyncWriter, RowReader
 
 
 def test_rows_arrive_in_order_and_reading_stays_at_most_two_rows_ahead():

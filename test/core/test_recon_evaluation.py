@@ -6,9 +6,9 @@ import pytest
 import rasterio
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.gapfill_rasters import gapfill_rasters
-from cloudfree.core.recon_evaluation import evaluate_reconstruction, format_recon_table, write_recon_scores
-from cloudfree.core.recon_metrics import reconstruction_scores
+from cloudfree.core.reconstruction.gapfill_rasters import gapfill_rasters
+from cloudfree.core.evaluation.reconstructions import evaluate_reconstruction, format_recon_table, write_recon_scores
+from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
 from timeseries_fixture import build_series, write_raster
 
 BANDS = ["B02", "B03", "B04", "B08"]

@@ -4,7 +4,7 @@ import pytest
 import rasterio
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.recon_metrics import box_mean, reconstruction_scores, ssim_map
+from cloudfree.core.evaluation.recon_metrics import box_mean, reconstruction_scores, ssim_map
 
 BANDS = ["B02", "B03", "B04", "B08"]
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.io.bands import ALL_BANDS
 from cloudfree.core.errors import InputError, ModelCardError
-from cloudfree.core.inpaint_model import load_inpaint_card
-from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, reconstruct
+from cloudfree.core.reconstruction.inpainter import load_inpaint_card
+from cloudfree.core.reconstruction.reconstruct import FROM_NETWORK, KEPT, reconstruct
 from single_image_fixture import build_l1c_raster
 
 

@@ -5,10 +5,10 @@ import pytest
 import rasterio
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.cli import main
+from cloudfree.cli.main import main
 from cloudfree.core.errors import InputError
 from cloudfree.core.progress import Feedback
-from cloudfree.core.reconstruct import reconstruct
+from cloudfree.core.reconstruction.reconstruct import reconstruct
 from conftest import SAMPLE
 
 

@@ -5,12 +5,12 @@ import rasterio
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from cloudfree.core.bands import ALL_BANDS
+from cloudfree.core.io.bands import ALL_BANDS
 from cloudfree.core.errors import InputError
-from cloudfree.core.inpaint_model import load_inpaint_card
-from cloudfree.core.inputs import open_band_source
-from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, reconstruct
-from cloudfree.core.safe import open_safe
+from cloudfree.core.reconstruction.inpainter import load_inpaint_card
+from cloudfree.core.io.inputs import open_band_source
+from cloudfree.core.reconstruction.reconstruct import FROM_NETWORK, KEPT, reconstruct
+from cloudfree.core.io.safe import open_safe
 from single_image_fixture import build_l1c_raster
 
 SIZE = 256

@@ -6,11 +6,11 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from cloudfree.core.reconstruct import FROM_NETWORK, KEPT, RELIT, reconstruct
-from cloudfree.core.relight import relight_shadows
+from cloudfree.core.reconstruction.reconstruct import FROM_NETWORK, KEPT, RELIT, reconstruct
+from cloudfree.core.reconstruction.relight import relight_shadows
 from conftest import DATA
 
-#: Diffuse-light fractions of a cloud shadow (more blue survives than red or NIR), as in core/synthetic.py.
+#: Diffuse-light fractions of a cloud shadow (more blue survives than red or NIR), as in core/training/synthetic.py.
 SHADE = {"B02": 0.45, "B03": 0.38, "B04": 0.33, "B05": 0.31, "B06": 0.29, "B07": 0.28, "B08": 0.28, "B8A": 0.28,
          "B11": 0.25, "B12": 0.25}
 ORDER = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]

@@ -4,9 +4,9 @@ import zipfile
 
 import pytest
 
-from cloudfree.core.bands import ALL_BANDS, L2A_BANDS
+from cloudfree.core.io.bands import ALL_BANDS, L2A_BANDS
 from cloudfree.core.errors import SafeProductError
-from cloudfree.core.safe import open_safe
+from cloudfree.core.io.safe import open_safe
 
 EXPECTED = {  # product folder prefix -> (level, baseline)
     "S2A_MSIL1C_20200717T221941_R029_T01LAC": ("L1C", "02.09"),

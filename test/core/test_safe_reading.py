@@ -3,8 +3,8 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from cloudfree.core.safe import open_safe
-from cloudfree.core.sources import SafeSource
+from cloudfree.core.io.safe import open_safe
+from cloudfree.core.io.sources import SafeSource
 
 BANDS = ["B02", "B03", "B04", "B08", "B11"]
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core import class_raster
+from cloudfree.core.masking import class_raster
 from cloudfree.core.errors import InputError
-from cloudfree.core.morphology import buffer_classes
-from cloudfree.core.scl import SCL_TO_CLASS, scl_mask
+from cloudfree.core.masking.morphology import buffer_classes
+from cloudfree.core.masking.scl import SCL_TO_CLASS, scl_mask
 from conftest import SAMPLE
 
 

@@ -10,14 +10,14 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from cloudfree.core import class_raster
+from cloudfree.core.masking import class_raster
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.class_raster import finish_class_raster
-from cloudfree.core.grid import Grid
-from cloudfree.core.outputs import OutputSet
+from cloudfree.core.masking.class_raster import finish_class_raster
+from cloudfree.core.io.grid import Grid
+from cloudfree.core.io.outputs import OutputSet
 from cloudfree.core.progress import Feedback
-from cloudfree.core.safe import open_safe
-from cloudfree.core.shadow_geometry import (GeometryInput, SunAngles, confirm_shadows, estimate_azimuth,
+from cloudfree.core.io.safe import open_safe
+from cloudfree.core.masking.shadow_geometry import (GeometryInput, SunAngles, confirm_shadows, estimate_azimuth,
                                             shadow_step)
 
 PIXEL_M = 60.0
@@ -141,7 +141,7 @@ def test_striped_finishing_matches_the_whole_array(tmp_path, monkeypatch):
     expected, report = confirm_shadows(classes, PIXEL_M, sun)
     with rasterio.open(final) as src:
         got = src.read(1)
-    from cloudfree.core.morphology import buffer_classes
+    from cloudfree.core.masking.morphology import buffer_classes
     assert np.array_equal(got, buffer_classes(expected, 2))
     assert stats.geometry.removed == report.removed == 30 * 30
     assert stats.counts[3] == int((got == 3).sum())

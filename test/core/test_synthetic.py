@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.synthetic import (IGNORE, THICK_ALPHA, TRAIN_BANDS, CloudScene, composite_clouds,
+from cloudfree.core.training.synthetic import (IGNORE, THICK_ALPHA, TRAIN_BANDS, CloudScene, composite_clouds,
                                       fractal_field, shift_image)
 
 

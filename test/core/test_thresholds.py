@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from cloudfree.core.api import cloud_mask
-from cloudfree.core.cli import main
+from cloudfree.cli.main import main
 from cloudfree.core.errors import InputError
-from cloudfree.core.model_card import load_card
+from cloudfree.core.model.card import load_card
 from conftest import SAMPLE
 
 

@@ -5,7 +5,7 @@ import rasterio
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import InputError
-from cloudfree.core.tiling import patch_starts, patch_weights
+from cloudfree.core.model.tiling import patch_starts, patch_weights
 from onnx_models import conv_model
 
 BANDS = ["B02", "B03", "B04", "B08"]

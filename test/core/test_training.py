@@ -3,17 +3,17 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.cli import main as cli_main
+from cloudfree.cli.main import main as cli_main
 from cloudfree.core.errors import Cancelled, InputError
-from cloudfree.core.label_sources import scene_from_label_raster, scene_from_scl
-from cloudfree.core.model_card import load_card
+from cloudfree.core.training.label_sources import scene_from_label_raster, scene_from_scl
+from cloudfree.core.model.card import load_card
 from cloudfree.core.progress import Feedback
-from cloudfree.core.runtime import make_predictor
-from cloudfree.core.scl import SCL_TO_CLASS
-from cloudfree.core.synthetic import IGNORE, TRAIN_BANDS
-from cloudfree.core.train_model import train_model
-from cloudfree.core.training import TrainConfig, Trainer
-from cloudfree.core.training_data import Scene, SceneRecord, load_scenes, save_scenes
+from cloudfree.core.model.runtime import make_predictor
+from cloudfree.core.masking.scl import SCL_TO_CLASS
+from cloudfree.core.training.synthetic import IGNORE, TRAIN_BANDS
+from cloudfree.core.training.train_model import train_model
+from cloudfree.core.training.trainer import TrainConfig, Trainer
+from cloudfree.core.training.data import Scene, SceneRecord, load_scenes, save_scenes
 
 BGRN = ["B02", "B03", "B04", "B08"]
 

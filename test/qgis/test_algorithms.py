@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.class_raster import decide_classes
-from cloudfree.core.model_card import load_card
+from cloudfree.core.masking.class_raster import decide_classes
+from cloudfree.core.model.card import load_card
 
-from cloudfree.core.scl import SCL_TO_CLASS
+from cloudfree.core.masking.scl import SCL_TO_CLASS
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"

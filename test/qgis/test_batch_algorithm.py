@@ -6,7 +6,7 @@ import pytest
 import rasterio
 
 from batch_fixture import copies_of
-from cloudfree.core.safe import open_safe
+from cloudfree.core.io.safe import open_safe
 
 pytestmark = pytest.mark.usefixtures("cloudfree_provider")
 RES_20M = 1  # index of "20 m" in the RESOLUTION enum

@@ -140,7 +140,7 @@ def test_message_bar_names_cloudfree_once_and_the_warning_goes_after_an_install(
     from qgis.gui import QgsMessageBar
 
     import cloudfree.plugin as plugin_module
-    from cloudfree.core import dependencies as deps
+    from cloudfree.dependencies import check as deps
 
     bar = QgsMessageBar()
 
@@ -169,8 +169,8 @@ def test_an_install_that_leaves_a_needed_package_missing_fails(monkeypatch, tmp_
     import processing
     from qgis.core import QgsProcessingException
 
-    from cloudfree.core import dependencies as deps
-    from cloudfree.core import dependency_install as inst
+    from cloudfree.dependencies import check as deps
+    from cloudfree.dependencies import install as inst
 
     real = deps.check_dependencies(imports=False)
     onnx = next(s for s in real if s.name == "onnxruntime")

@@ -62,7 +62,7 @@ def package_zip(tmp_path_factory) -> Path:
 
 def test_package_members(package_zip):
     bundled = load_package_script().bundled_models(REPO)
-    assert bundled  # read from core/model_card.py
+    assert bundled  # read from core/model/card.py
     with zipfile.ZipFile(package_zip) as zf:
         names = zf.namelist()
         assert zf.testzip() is None
@@ -70,7 +70,7 @@ def test_package_members(package_zip):
     assert {n.split("/", 1)[0] for n in names} == {"cloudfree"}
     rel = {n.split("/", 1)[1] for n in names}
     for required in ["metadata.txt", "__init__.py", "plugin.py", "algorithms/provider.py", "algorithms/cloudmask.py",
-                     "core/model_card.py", "resources/cloudfree.svg", "resources/mask_classes.qml",
+                     "core/model/card.py", "resources/cloudfree.svg", "resources/mask_classes.qml",
                      "models/README.md", "models/cloudfree_inpaint_s2.onnx", "models/cloudfree_inpaint_s2.json"]:
         assert required in rel, required
     for model in bundled:
@@ -126,7 +126,7 @@ def test_installed_zip_runs_in_fresh_profile(tmp_path, package_zip):
 
     # The code that ran was compiled from the installed copy, and none from the checkout.
     cached = pycache / installed.relative_to(installed.anchor)
-    for module in ("plugin", "algorithms/provider", "algorithms/cloudmask", "core/api", "core/model_card"):
+    for module in ("plugin", "algorithms/provider", "algorithms/cloudmask", "core/api", "core/model/card"):
         assert list(cached.glob(f"{module}.*.pyc")), f"{module} was not imported from {installed}"
     checkout = pycache / REPO.relative_to(REPO.anchor)
     assert not [p for p in checkout.rglob("*.pyc") if ".venv" not in p.parts], "plugin code imported from the checkout"

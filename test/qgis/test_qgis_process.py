@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from cloudfree.core.scl import SCL_TO_CLASS
+from cloudfree.core.masking.scl import SCL_TO_CLASS
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "build" / "plugins"

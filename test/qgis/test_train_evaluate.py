@@ -144,7 +144,7 @@ def test_evaluate_refuses_reference_without_crs_on_another_grid(tmp_path, scl_ma
 
 
 def test_train_on_scl_labels_then_mask_with_the_model(tmp_path, safe_l2a_old):
-    from cloudfree.core.model_card import load_card
+    from cloudfree.core.model.card import load_card
 
     out = tmp_path / "models" / "my_bgrn.onnx"
     result = run("train", {"L2A_PRODUCTS": [str(safe_l2a_old)], "BANDS": BANDS_BGRN, "RESOLUTION": RES_20M,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Union
 
 import pytest
-from cloudfree.core.model_card import sha256_of
+from cloudfree.core.model.card import sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample" / "sen12mscr_cloudy_l1c.tif"
@@ -26,7 +26,7 @@ LAYTON_SCL = DATA / "s2_l2a_shadow_layton" / "2020-06-15" / "SCL.tif"
 
 PathLike = Union[str, Path]
 
-# Hidden temporaries of core.outputs (.<stem>.cloudfree-<pid>-<hex>.tif/.qml/.bak) and the *.tmp files of
+# Hidden temporaries of core.io.outputs (.<stem>.cloudfree-<pid>-<hex>.tif/.qml/.bak) and the *.tmp files of
 # summaries, tables and training sets.
 _TEMPORARY = re.compile(r"(^\..*\.cloudfree-)|(\.tmp($|\.))")
 

@@ -1,4 +1,4 @@
-"""All-or-nothing outputs (core.outputs.OutputSet): a run that fails, is cancelled, is killed or fills the disk
+"""All-or-nothing outputs (core.io.outputs.OutputSet): a run that fails, is cancelled, is killed or fills the disk
 leaves every pre-existing output byte-identical and no temporary behind; a run that succeeds replaces all of
 them; temporaries of dead runs are cleaned up, those of live runs are not.
 """
@@ -16,13 +16,13 @@ import pytest
 import rasterio
 import rasterio.shutil
 
-import cloudfree.core.outputs as outputs_module
+import cloudfree.core.io.outputs as outputs_module
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import Cancelled
-from cloudfree.core.outputs import OutputWriteError
+from cloudfree.core.io.outputs import OutputWriteError
 from cloudfree.core.progress import Feedback
-from cloudfree.core.reconstruct import reconstruct
-from cloudfree.core.scl import scl_mask
+from cloudfree.core.reconstruction.reconstruct import reconstruct
+from cloudfree.core.masking.scl import scl_mask
 
 from reliability_kit import (assert_api_error, assert_cli_error, assert_kept, assert_no_temporaries,
                              assert_unchanged, cli, cli_env, dead_pid, raised, snapshot,
@@ -248,7 +248,7 @@ def test_full_disk_fault_injection_cli(work, previous):
     code = ("import collections, shutil, sys\n"
             "Usage = collections.namedtuple('Usage', 'total used free')\n"
             "shutil.disk_usage = lambda path: Usage(300 << 10, 300 << 10, 0)\n"
-            "from cloudfree.core.cli import main\n"
+            "from cloudfree.cli.main import main\n"
             "sys.exit(main(sys.argv[1:]))\n")
     before = snapshot(work)
     proc = subprocess.run([sys.executable, "-c", code, "cloudmask", "x.tif", "-o", "out/m.tif", "--confidence",

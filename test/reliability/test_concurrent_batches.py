@@ -10,7 +10,7 @@ import pytest
 import rasterio
 
 import batch_fixture
-from cloudfree.core.batch import DONE_BEFORE, BatchOptions, process_scene
+from cloudfree.core.batch.jobs import DONE_BEFORE, BatchOptions, process_scene
 
 from reliability_kit import (assert_no_temporaries, assert_unchanged, cli_env, snapshot)
 
@@ -19,14 +19,14 @@ ACCEPTED = {"done", "done before", "skipped: in progress elsewhere"}
 # The batch command with the claim file's body written 2.5 s after the claim is created (os.fdopen delayed
 # inside core.batch only), as on a slow network file system.
 SLOW_CLAIM = ("import os, sys, time\n"
-              "import cloudfree.core.batch as batch\n"
+              "import cloudfree.core.batch.jobs as batch\n"
               "proxy = type(sys)('os'); proxy.__dict__.update(os.__dict__)\n"
               "def fdopen(fd, *args, **kwargs):\n"
               "    time.sleep(2.5)\n"
               "    return os.fdopen(fd, *args, **kwargs)\n"
               "proxy.fdopen = fdopen\n"
               "batch.os = proxy\n"
-              "from cloudfree.core.cli import main\n"
+              "from cloudfree.cli.main import main\n"
               "sys.exit(main(sys.argv[1:]))\n")
 
 

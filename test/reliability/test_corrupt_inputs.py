@@ -12,9 +12,9 @@ import pytest
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import CloudFreeError, UnreadableFileError
-from cloudfree.core.evaluation import evaluate_rasters
-from cloudfree.core.reconstruct import reconstruct
-from cloudfree.core.scl import scl_mask
+from cloudfree.core.evaluation.masks import evaluate_rasters
+from cloudfree.core.reconstruction.reconstruct import reconstruct
+from cloudfree.core.masking.scl import scl_mask
 
 from reliability_kit import (assert_api_error, assert_cli_error, assert_kept, assert_no_temporaries,
                              assert_unchanged, band_file, clone_product, cli, raised, snapshot,

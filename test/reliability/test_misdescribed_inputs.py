@@ -1,6 +1,6 @@
 """Inputs whose description cannot be trusted: damaged product metadata, a scaling that makes no sense, values
 that cannot be reflectance.  A model fed such data still answers, with every sign of success, so each is
-refused before a pixel is computed, with a message that says what to change (core.safe, core.input_checks).
+refused before a pixel is computed, with a message that says what to change (core.io.safe, core.io.input_checks).
 """
 import math
 import re

@@ -1,4 +1,4 @@
-"""Hostile or broken model cards (core.model_card): a card is trusted for bands, normalisation, patching,
+"""Hostile or broken model cards (core.model.card): a card is trusted for bands, normalisation, patching,
 class decision and the weights file, so each field that could feed the model wrong data, read a file outside
 the model's folder, or run weights nobody checked is refused with ModelCardError / exit 2.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import ModelCardError
-from cloudfree.core.model_card import load_card
+from cloudfree.core.model.card import load_card
 
 from reliability_kit import (assert_api_error, assert_cli_error, assert_no_temporaries, assert_unchanged, cli,
                              copy_model, raised, snapshot)

@@ -10,7 +10,7 @@ import rasterio
 from affine import Affine
 
 from cloudfree.core.errors import InputError
-from cloudfree.core.evaluation import evaluate_rasters
+from cloudfree.core.evaluation.masks import evaluate_rasters
 
 from reliability_kit import (assert_api_error, assert_cli_error, assert_no_temporaries, assert_unchanged, cli, raised,
                              snapshot)

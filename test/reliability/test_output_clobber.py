@@ -1,4 +1,4 @@
-"""Outputs that would clobber an input or each other are refused before anything is written (core.output_guard).
+"""Outputs that would clobber an input or each other are refused before anything is written (core.io.output_guard).
 
 Paths are compared as files: a symbolic link, `..`, `./`, a doubled slash or
 a hard link that reaches an input is that input, and a file inside a .SAFE
@@ -13,8 +13,8 @@ import pytest
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import InputError
-from cloudfree.core.reconstruct import reconstruct
-from cloudfree.core.scl import scl_mask
+from cloudfree.core.reconstruction.reconstruct import reconstruct
+from cloudfree.core.masking.scl import scl_mask
 
 from reliability_kit import (assert_api_error, assert_cli_error, assert_no_temporaries, assert_unchanged, cli,
                              raised, snapshot)

@@ -1,0 +1,125 @@
+"""Finishing a class raster: buffer, count, and publish it with its style.
+
+Shared by the model-based mask and the SCL mask so that both give the same
+classes, the same buffer and the same cover figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from ..errors import InputError
+from ..io.grid import Grid
+from ..model.card import MASK_CLASSES, NODATA_CLASS
+from .morphology import buffer_classes
+from ..io.outputs import MASK_STYLE, OutputSet
+from .shadow_geometry import GeometryInput, GeometryReport, raster_zone
+
+STRIP_ROWS = 1024
+CLASS_DESCRIPTION = "CloudFree classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data"
+
+
+@dataclass(frozen=True)
+class CoverStats:
+    """Pixel counts of the final mask; percentages are of valid (not no-data) pixels."""
+
+    counts: dict
+    valid: int
+    geometry: Optional[GeometryReport] = None  # what the shadow-geometry check did, when it ran
+
+    def percent(self, *classes: int) -> float:
+        return 100.0 * sum(self.counts.get(c, 0) for c in classes) / self.valid if self.valid else 0.0
+
+    @property
+    def cloud_percent(self) -> float:
+        return self.percent(1, 2)
+
+    @property
+    def shadow_percent(self) -> float:
+        return self.percent(3)
+
+
+class CoverFigures:
+    """Cover percentages for any result that carries `stats`."""
+
+    stats: CoverStats
+
+    @property
+    def cloud_percent(self) -> float:
+        return self.stats.cloud_percent
+
+    @property
+    def shadow_percent(self) -> float:
+        return self.stats.shadow_percent
+
+
+def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int,
+                        geometry: Optional[GeometryInput] = None) -> CoverStats:
+    """Check shadows against cloud geometry, buffer the raw classes window by window (with halo rows), count.
+
+    `geometry` (pixel size in metres, sun angles or None) turns on
+    core.masking.shadow_geometry: shadow that no cloud can cast becomes clear before
+    buffering, so a dark lake is neither shadow nor buffered as one.
+    """
+    counts = np.zeros(256, np.int64)
+    removed = 0
+    with rasterio.open(raw) as src:
+        zone = None
+        if geometry is not None:
+            zone = raster_zone(lambda y, h: src.read(1, window=Window(0, y, grid.width, h)), grid.height,
+                               geometry.pixel_m, geometry.sun, STRIP_ROWS)
+        rewrite = buffer_px > 0 or (zone is not None and zone.zone is not None)
+        if rewrite:
+            writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+        for y in range(0, grid.height, STRIP_ROWS):
+            h = min(STRIP_ROWS, grid.height - y)
+            top, bottom = max(0, y - buffer_px), min(grid.height, y + h + buffer_px)
+            block = src.read(1, window=Window(0, top, grid.width, bottom - top))
+            if zone is not None:
+                shadow_before = int((block[y - top:y - top + h] == 3).sum())
+                block, _ = zone.apply(block, top)
+                removed += shadow_before - int((block[y - top:y - top + h] == 3).sum())
+            block = buffer_classes(block, buffer_px)[y - top:y - top + h]
+            if rewrite:
+                writer.write(block, Window(0, y, grid.width, h))
+            counts += np.bincount(block.ravel(), minlength=256)
+    if rewrite:
+        writer.close()
+        raw = writer.path
+    valid = int(counts[list(MASK_CLASSES)].sum())
+    if valid == 0:
+        raise InputError(
+            "Every pixel of the input is no data (zero or the raster's no-data value in all bands); "
+            "check the band mapping and that the layer covers imagery.")
+    outputs.publish(raw, final, "NEAREST", MASK_STYLE)
+    report = None
+    if zone is not None:
+        zone.report.removed = removed
+        report = zone.report
+    return CoverStats({c: int(counts[c]) for c in MASK_CLASSES}, valid, report)
+
+
+def decide_classes(probs: np.ndarray, axis: int = 0, weights: Tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Class per pixel from (.., 4, ..) probabilities: cloud first, then which cloud.
+
+    Thick and thin cloud split the probability of one thing, cloud; a plain
+    argmax lets clear win a pixel that is 60 % cloud shared 30/30 between
+    thick and thin.  So cloud (thick + thin) competes with clear and shadow,
+    and only then thick with thin.  `weights` (cloud, shadow) scale those two
+    probabilities against clear before the contest: the calibration a model
+    card states (`decision`), chosen on held-out human labels, because a
+    network's probabilities are not calibrated (its shadow ones least).
+    """
+    p = np.moveaxis(probs, axis, 0)
+    cloud_w, shadow_w = weights
+    cloud = (p[1] + p[2]) * cloud_w
+    shadow = p[3] * shadow_w if shadow_w != 1.0 else p[3]
+    classes = np.where(shadow > p[0], 3, 0).astype(np.uint8)
+    is_cloud = cloud > np.maximum(p[0], shadow)
+    classes[is_cloud] = np.where(p[1][is_cloud] >= p[2][is_cloud], 1, 2)
+    return classes

@@ -1,0 +1,132 @@
+"""The bundled inpainting U-Net at array level: its card, its session, and filling holes of a block.
+
+Kept apart from the file-level fronts (core.reconstruction.reconstruct for one image,
+core.reconstruction.gapfill_rasters for its no-clear-date fallback) so that both fill holes
+the same way.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError, ModelCardError
+from .inpaint_input import INPUT_VERSION, interpolate_holes, network_input, patch_statistics
+from ..model.card import MODELS_DIR, sha256_of
+from ..progress import Feedback
+from ..model.tiling import fit_patch_size, patch_starts, patch_weights
+
+DEFAULT_RECONSTRUCTION_MODEL = "cloudfree_inpaint_s2"
+MIN_CLEAR_SHARE = 0.1   # a patch with fewer clear pixels is normalised by the fallback statistics
+Statistics = Tuple[np.ndarray, np.ndarray]   # per-band mean and std, each (1, bands, 1, 1)
+
+
+@dataclass(frozen=True)
+class InpaintCard:
+    path: Path
+    bands: List[str]
+    patch_size: int
+    overlap: int
+    input_multiple: int
+    raw: Dict
+
+    @property
+    def name(self) -> str:
+        return self.raw.get("name", self.path.stem)
+
+
+def load_inpaint_card(model: Optional[str] = None) -> InpaintCard:
+    """A reconstruction model by bundled name or .onnx path, checked against its card."""
+    path = Path(model or DEFAULT_RECONSTRUCTION_MODEL)
+    if path.suffix.lower() != ".onnx":
+        path = MODELS_DIR / f"{path.name}.onnx"
+    card_path = path.with_suffix(".json")
+    if not path.is_file() or not card_path.is_file():
+        raise ModelCardError(f"No reconstruction model at {path} with its card {card_path.name}.")
+    raw = json.loads(card_path.read_text(encoding="utf-8"))
+    if raw.get("task") != "reconstruction":
+        raise ModelCardError(f"{path.name} is not a reconstruction model (its card says task "
+                             f"'{raw.get('task', 'cloud mask')}'); use a cloudfree_inpaint_* model.")
+    if raw.get("input_version") != INPUT_VERSION:
+        raise ModelCardError(f"{path.name} was made for another network input (version "
+                             f"{raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); retrain it "
+                             "with models/train_reconstruction.py.")
+    if sha256_of(path) != raw.get("sha256"):
+        raise ModelCardError(f"The card {card_path.name} does not belong to {path.name} (sha256 differs).")
+    return InpaintCard(path, list(raw["bands"]), int(raw["patch_size"]), int(raw["overlap"]),
+                       int(raw["input_multiple"]), raw)
+
+
+def open_inpaint_session(card: InpaintCard):
+    """One ONNX Runtime session, opened once per run and shared by every block."""
+    import onnxruntime as ort  # deferred: the plugin loads without ONNX Runtime
+    return ort.InferenceSession(str(card.path), providers=["CPUExecutionProvider"])
+
+
+def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]:
+    """Mean and std of a block's clear pixels, or None when it has too few to trust."""
+    if (~hole).sum() < 64:
+        return None
+    return patch_statistics(refl[None], hole[None])
+
+
+def _predict(session, card: InpaintCard, cube: np.ndarray, hole: np.ndarray, fallback: Statistics,
+             feedback: Feedback) -> np.ndarray:
+    """Tiled, blended network prediction (reflectance) of the model's bands.
+
+    Each patch is normalised by its own clear pixels, as in training; a patch
+    with too few clear pixels takes the `fallback` statistics (the scene's).
+    """
+    _, h, w = cube.shape
+    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
+    ov = min(card.overlap, patch // 2)
+    acc = np.zeros(cube.shape, np.float32)
+    wsum = np.zeros((h, w), np.float32)
+    jobs = [(y, x0) for y in patch_starts(h, patch, ov) for x0 in patch_starts(w, patch, ov)
+            if hole[y:y + patch, x0:x0 + patch].any()]
+    name = session.get_inputs()[0].name
+    for y, x0 in jobs:
+        feedback.check()
+        c, m = cube[None, :, y:y + patch, x0:x0 + patch], hole[None, y:y + patch, x0:x0 + patch]
+        mean, std = patch_statistics(c, m) if (~m).mean() > MIN_CLEAR_SHARE else fallback
+        pred = session.run(None, {name: network_input((c - mean) / std, m)})[0] * std + mean
+        wt = patch_weights(patch, ov, y == 0, y + patch == h, x0 == 0, x0 + patch == w)
+        acc[:, y:y + patch, x0:x0 + patch] += pred[0] * wt
+        wsum[y:y + patch, x0:x0 + patch] += wt
+    return acc / np.maximum(wsum, 1e-12)
+
+
+def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: InpaintCard, session=None,
+               fallback: Optional[Statistics] = None, feedback: Optional[Feedback] = None) -> np.ndarray:
+    """(bands, H, W) reflectance with the `hole` pixels filled: the network for the bands it
+    knows, normalised-convolution interpolation for the others; other pixels unchanged.
+
+    `fallback`: statistics for patches with too few clear pixels (default:
+    those of this block, which must then have some clear pixels).
+    """
+    feedback = feedback or Feedback()
+    missing = [b for b in card.bands if b not in bands]
+    if missing:
+        raise InputError(f"The reconstruction model needs {', '.join(card.bands)}; the input has no "
+                         f"{', '.join(missing)}.")
+    index = [list(bands).index(b) for b in card.bands]
+    fallback = fallback or block_statistics(refl[index], hole)
+    if fallback is None:
+        raise InputError("Too few clear pixels around the holes to reconstruct them from the image itself.")
+    session = session or open_inpaint_session(card)
+    pred = _predict(session, card, refl[index], hole, fallback, feedback)
+    filled = refl.copy()
+    for k, band in enumerate(index):
+        filled[band][hole] = pred[k][hole]
+    others = [i for i in range(refl.shape[0]) if i not in index]
+    if others:  # one interpolation for all of them: the clear-pixel weights are the same for every band
+        guess = interpolate_holes(refl[others][None], hole[None])[0]
+        filled[others] = np.where(hole, guess, refl[others])
+    return filled
+
+
+__all__ = ["InpaintCard", "load_inpaint_card", "open_inpaint_session", "block_statistics",
+           "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL"]

@@ -1,0 +1,248 @@
+"""Single-image reconstruction of a raster or a .SAFE product: masked pixels filled by the inpainting U-Net.
+
+The output has the input's bands, CRS, grid and data type (a product: all
+its bands at the chosen resolution, in its DN and offsets), and its clear
+pixels are the input's, bit for bit: only pixels the mask names (optionally
+grown by a buffer) are replaced.  Bands the network was not trained on (B01,
+B09, B10) are filled by normalised convolution, a smooth interpolation from
+the clear neighbours.  The scene is processed in strips (core.reconstruction.strip_fill),
+so memory depends on its width only.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from rasterio.windows import Window
+
+from ..io.dn import DnCodec
+from ..errors import InputError
+from ..io.grid import Grid
+from .inpainter import InpaintCard, load_inpaint_card, open_inpaint_session
+from ..io.inputs import is_safe_input, raster_mapping
+from ..masking.morphology import dilate
+from ..io.output_guard import guard_outputs
+from ..io.input_checks import check_scaling
+from ..io.outputs import OutputSet, check_output_path
+from ..progress import Feedback, SubFeedback
+from .styles import paletted_style, true_colour_style, write_style
+from ..io.safe import open_safe
+from ..io.sources import SafeSource, checked_read, open_raster
+from .strip_fill import fill_in_strips
+from .timeseries import MaskReader
+
+KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
+SHADOW_CLASS = 3
+SOURCE_ENTRIES = {KEPT: ("#4daf4a", 0, "Kept (clear in the input)"),
+                  FROM_NETWORK: ("#ff7f00", 255, "Filled by the reconstruction U-Net"),
+                  RELIT: ("#377eb8", 255, "Shadow relit (its own values, brightened)")}
+DEFAULT_SAFE_RESOLUTION = 20
+
+
+@dataclass(frozen=True)
+class ReconstructionResult:
+    output_path: Path
+    source_path: Optional[Path]
+    filled_pixels: int
+    model: str
+    seconds: float
+
+
+class ImageReader:
+    """Every band of the input, as stored, on the grid the output gets."""
+
+    def __init__(self, path: str | Path, card: InpaintCard, band_preset: Optional[str], band_mapping: Optional[str],
+                 resolution_m: Optional[int], dn_scale: Optional[float], dn_offset: float) -> None:
+        self.name = Path(path).name
+        check_scaling(dn_scale, dn_offset)
+        if is_safe_input(path):
+            product = open_safe(path)
+            self.safe = SafeSource(product, [b for b in product.files if b != "SCL"],
+                                   resolution_m or DEFAULT_SAFE_RESOLUTION)
+            self.ds, self.grid, self.bands = None, self.safe.grid, list(self.safe.bands)
+            self.codec = DnCodec.of(self.safe)
+            self.descriptions = list(self.bands)
+            return
+        if resolution_m is not None:
+            raise InputError("A plain raster is reconstructed on its own grid; leave the resolution empty "
+                             "(it applies to .SAFE products) or resample the raster first.")
+        self.safe, self.ds = None, open_raster(str(path))
+        ds = self.ds
+        if ds.crs is None:
+            ds.close()
+            raise InputError(f"{self.name} has no CRS; assign one so the mask can be placed on it.")
+        try:
+            mapping = raster_mapping(ds, str(path), band_preset, band_mapping, dn_offset)
+        except Exception:
+            ds.close()
+            raise
+        names = {i: b for b, i in mapping.items()}
+        self.bands = [names.get(k + 1, f"band {k + 1}") for k in range(ds.count)]  # the raster's own order
+        self.grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+        scale = dn_scale or (10000.0 if np.issubdtype(np.dtype(ds.dtypes[0]), np.integer) else 1.0)
+        self.codec = DnCodec(ds.dtypes[0], (dn_offset,) * ds.count, (scale,) * ds.count, ds.nodata)
+        self.descriptions = [d or b for d, b in zip(ds.descriptions, self.bands)]
+        missing = [b for b in card.bands if b not in mapping]
+        if missing:
+            ds.close()
+            raise InputError(f"The reconstruction model needs {', '.join(card.bands)}; the band mapping has no "
+                             f"{', '.join(missing)}. Choose the band preset or mapping of this raster.")
+
+    def read_raw(self, window: Window) -> np.ndarray:
+        return self.safe.read_raw(window) if self.safe is not None else checked_read(self.ds, window=window)
+
+    def close(self) -> None:
+        if self.safe is not None:
+            self.safe.close()
+        if self.ds is not None:
+            self.ds.close()
+
+
+class HoleReader:
+    """The pixels to fill in any full-width window: mask classes, grown by the buffer; and the shadow
+    pixels to relight in the same window, from the same read of the mask."""
+
+    def __init__(self, mask: str | Path, grid: Grid, classes: Sequence[int], buffer_px: int) -> None:
+        self.mask = MaskReader(mask, grid, 0)
+        self.grid, self.classes, self.buffer_px = grid, list(classes), buffer_px
+        self._last: Optional[Tuple[int, int, np.ndarray]] = None  # (top, rows, classes) of the last window
+
+    def __call__(self, window: Window) -> np.ndarray:
+        b, top, rows = self.buffer_px, int(window.row_off), int(window.height)
+        lo, hi = max(0, top - b), min(self.grid.height, top + rows + b)
+        block = self.mask.read(Window(0, lo, self.grid.width, hi - lo))
+        self._last = (top, rows, block[top - lo:top - lo + rows])
+        hole = np.isin(block, self.classes)
+        return dilate(hole, b)[top - lo:top - lo + rows] if b > 0 else hole
+
+    def shadows(self, window: Window) -> np.ndarray:
+        """Shadow pixels (unbuffered) of the window the holes were last read for (read again otherwise)."""
+        if self._last is None or self._last[:2] != (int(window.row_off), int(window.height)):
+            self(window)
+        return self._last[2] == SHADOW_CLASS
+
+    def count(self, rows: int = 1024) -> Tuple[int, int, int]:
+        """(pixels to fill, clear pixels, shadow pixels) over the whole mask, for refusing a run with nothing
+        to do or one that would invent most of the scene."""
+        holes = clear = shadow = 0
+        for win in self.grid.strips(rows):
+            classes = self.mask.read(win)
+            holes += int(np.isin(classes, self.classes).sum())
+            clear += int((classes == 0).sum())
+            shadow += int((classes == SHADOW_CLASS).sum())
+        return holes, clear, shadow
+
+    def close(self) -> None:
+        self.mask.close()
+
+
+#: Above WARN_MASKED_PERCENT of masked pixels a single image invents most of its surface: the log says so,
+#: with the figures; above MAX_MASKED_PERCENT (the default limit) the run is refused (the bundled sample with
+#: a buffer of 2 was 90 % "reconstructed" into a grey, blocky image). Gap-filling from other dates sees it.
+WARN_MASKED_PERCENT = 50.0
+MAX_MASKED_PERCENT = 90.0
+
+
+def check_masked_share(n_holes: int, n_clear: int, max_percent: float, name: str,
+                       feedback: Optional[Feedback] = None) -> None:
+    """Refuse, with the figures, a scene whose masked share is above `max_percent`; warn above 50 %."""
+    if not 0.0 <= max_percent <= 100.0:
+        raise InputError(f"The largest masked share is a percentage from 0 to 100, not {max_percent:g}.")
+    share = 100.0 * n_holes / max(1, n_holes + n_clear)
+    if share > WARN_MASKED_PERCENT and share <= max_percent and feedback is not None:
+        feedback.info(f"Warning: {share:.0f} % of the valid pixels of {name} are masked ({n_holes} of "
+                      f"{n_holes + n_clear}): most of this reconstruction is invented, not seen; gap-filling "
+                      "from other dates would show the surface.")
+    if share > max_percent:
+        raise InputError(
+            f"{share:.0f} % of the valid pixels of {name} are masked ({n_holes} of {n_holes + n_clear}); above "
+            f"{max_percent:g} % a single image would invent nearly all of the scene. Gap-fill it from "
+            "other dates (cloudfree gapfill), or raise the limit (--max-masked, max_masked_percent; QGIS: "
+            "Advanced > Largest masked share) to run anyway.")
+
+
+def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source: Optional[str | Path] = None,
+                model: Optional[str] = None, band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
+                dn_scale: Optional[float] = None, dn_offset: float = 0.0, mask_classes: Sequence[int] = (1, 2, 3),
+                buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
+                feedback: Optional[Feedback] = None,
+                max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True) -> ReconstructionResult:
+    """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
+
+    `resolution_m` applies to products (default 20 m; every band is read at it).
+    `max_masked_percent`: refuse a scene whose masked share of valid pixels is
+    larger (one image cannot show what lies under most of itself).
+    `relight`: shadow pixels (class 3, when filled at all) are relit from
+    their own values (core.reconstruction.relight) instead of painted over; they do not
+    count as invented for `max_masked_percent`.
+    """
+    feedback = feedback or Feedback()
+    started = time.perf_counter()
+    output = check_output_path(output)
+    if buffer_px < 0:
+        raise InputError("The buffer must be 0 or more pixels.")
+    source = check_output_path(source) if source else None
+    guard_outputs([output, source], [input, mask])
+    card = load_inpaint_card(model)
+    image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
+    holes = None
+    try:
+        relit = relight and SHADOW_CLASS in mask_classes
+        holes = HoleReader(mask, image.grid, [c for c in mask_classes if not (relit and c == SHADOW_CLASS)],
+                           buffer_px)
+        n_holes, n_clear, n_shadow = holes.count()
+        n_shadow = n_shadow if relit else 0
+        if n_holes + n_shadow == 0:
+            raise InputError(f"The mask names no pixel of {image.name} (classes "
+                             f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
+        if n_clear == 0:
+            raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
+        check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name, feedback)
+        feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
+                      f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
+                      + (f", {n_shadow} shadow pixels to relight." if relit else "."))
+        filled = _write(image, holes, card, output, source, max_memory_mb, feedback, relit)
+    finally:
+        image.close()
+        if holes is not None:
+            holes.close()
+    feedback.set_progress(100.0)
+    return ReconstructionResult(output, Path(source) if source else None, filled, card.name,
+                                time.perf_counter() - started)
+
+
+def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Path, source: Optional[str | Path],
+           max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
+    with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
+        writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
+                             image.descriptions)
+        src_writer = outs.writer(check_output_path(source), image.grid, 1, "uint8", NO_DATA,
+                                 ["source of each pixel"]) if source else None
+
+        def sink(dn: np.ndarray, hole: np.ndarray, valid: np.ndarray, window: Window) -> None:
+            writer.write(dn, window)
+            if src_writer is not None:
+                codes = hole.astype(np.uint8)  # KEPT 0, FROM_NETWORK 1 (and RELIT 2 with shadows)
+                codes[~valid] = NO_DATA
+                src_writer.write(codes, window)
+
+        filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
+                                open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
+                                read_shadow=holes.shadows if relight else None)
+        writer.close()
+        style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
+        outs.publish(writer.path, output, "AVERAGE", style)
+        if src_writer is not None:
+            src_writer.close()
+            outs.publish(src_writer.path, Path(source), "NEAREST",
+                         write_style(paletted_style(SOURCE_ENTRIES), Path(tmp) / "source.qml"))
+        feedback.check()
+        outs.commit()
+    return filled
+
+
+__all__ = ["reconstruct", "ReconstructionResult", "KEPT", "FROM_NETWORK", "RELIT", "NO_DATA"]

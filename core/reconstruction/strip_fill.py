@@ -1,0 +1,116 @@
+"""Filling the holes of a whole raster with the inpainting U-Net, strip by strip.
+
+The raster is read in full-width strips with a halo of half a network patch
+above and below, so every filled pixel sees the context it would see in the
+whole image and memory depends on the width, never on the height (a 20 m
+tile of 5490 px with 13 bands fits the default 1024 MB in strips of about
+250 rows).  Patches with too few clear pixels of their own are normalised by
+statistics sampled over the whole raster first (`sample_statistics`), so a
+strip that is all cloud is filled like the whole image would be.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from rasterio.windows import Window
+
+from ..io.dn import DnCodec
+from ..errors import InputError
+from ..io.grid import Grid
+from .inpainter import InpaintCard, Statistics, fill_holes
+from ..progress import Feedback
+from .relight import CONTEXT, relight_shadows
+
+#: (window) -> stored values (bands, h, w) of the raster in that window.
+RawReader = Callable[[Window], np.ndarray]
+#: (window) -> boolean holes (h, w) in that window.
+HoleReader = Callable[[Window], np.ndarray]
+#: (stored values with holes filled, holes, valid, output window) -> None.
+StripSink = Callable[[np.ndarray, np.ndarray, np.ndarray, Window], None]
+MIN_ROWS = 64
+SAMPLE_ROWS, SAMPLES = 64, 16
+
+
+def rows_per_strip(grid: Grid, bands: int, model_bands: int, halo: int, max_memory_mb: float) -> int:
+    """Strip height within the memory limit: stored values, reflectance, filled copy and the
+    interpolation temporaries per band, the network's input and blend per model band."""
+    bytes_per_pixel = bands * 18 + model_bands * 12 + 64
+    rows = int(max_memory_mb * 2 ** 20 // (grid.width * bytes_per_pixel)) - 2 * halo
+    if rows < MIN_ROWS:
+        need = (MIN_ROWS + 2 * halo) * grid.width * bytes_per_pixel / 2 ** 20
+        raise InputError(f"The raster is {grid.width} px wide; a strip of {MIN_ROWS} rows with its context needs "
+                         f"{need:.0f} MB, more than the memory limit of {max_memory_mb:.0f} MB: raise the limit "
+                         "or clip the raster.")
+    return min(rows, grid.height)
+
+
+def sample_statistics(read_raw: RawReader, read_hole: HoleReader, grid: Grid, codec: DnCodec,
+                      index: Sequence[int]) -> Statistics:
+    """Mean and std of the model bands over the clear pixels of up to 16 strips spread over the raster."""
+    if grid.height <= SAMPLES * SAMPLE_ROWS:
+        tops = [0]
+        rows = grid.height
+    else:
+        tops = np.linspace(0, grid.height - SAMPLE_ROWS, SAMPLES).astype(int).tolist()
+        rows = SAMPLE_ROWS
+    n, s, ss = 0, np.zeros(len(index)), np.zeros(len(index))
+    for top in tops:
+        win = Window(0, top, grid.width, rows)
+        raw = read_raw(win)
+        ok = codec.valid(raw) & ~read_hole(win)
+        refl = codec.decode(raw)[list(index)][:, ok].astype(np.float64)
+        n += int(ok.sum())
+        s += refl.sum(axis=1)
+        ss += (refl * refl).sum(axis=1)
+    if n < 64:
+        raise InputError("Too few clear pixels in the image to reconstruct it from itself: the mask covers "
+                         "(almost) all of it. Use gap-filling from other dates instead.")
+    mean = s / n
+    std = np.sqrt(np.maximum(ss / n - mean * mean, 0.0)) + 0.01
+    return (mean.reshape(1, -1, 1, 1).astype(np.float32), std.reshape(1, -1, 1, 1).astype(np.float32))
+
+
+def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, grid: Grid, codec: DnCodec,
+                   bands: Sequence[str], card: InpaintCard, session, max_memory_mb: float = 1024.0,
+                   feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None) -> int:
+    """Fill the holes of every strip and hand each strip's stored values to `sink`; return the filled count.
+
+    Pixels outside the holes, and holes on no-data pixels, keep their stored values.
+    `read_shadow`: shadow pixels to relight (core.reconstruction.relight) instead of filling;
+    `sink` then gets a code per pixel (0 kept, 1 filled, 2 relit) as its holes.
+    """
+    feedback = feedback or Feedback()
+    index = [list(bands).index(b) for b in card.bands]
+    stats = sample_statistics(read_raw, read_hole, grid, codec, index)
+    halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0)
+    rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
+    strips = list(grid.strips_with_halo(rows, halo))
+    filled_count = 0
+    for k, (read_win, out_win, off) in enumerate(strips):
+        feedback.check()
+        raw = read_raw(read_win)
+        valid = codec.valid(raw)
+        hole = read_hole(read_win) & valid
+        sel = slice(off, off + int(out_win.height))
+        dn = raw[:, sel].copy()
+        hole_out = hole[sel]
+        if hole_out.any():
+            filled = fill_holes(codec.decode(raw), bands, hole, card, session, stats, feedback)
+            dn[:, hole_out] = codec.encode(filled[:, sel][:, hole_out])
+            filled_count += int(hole_out.sum())
+        codes = hole_out.astype(np.uint8)
+        if read_shadow is not None:
+            shadow = read_shadow(read_win) & valid & ~hole
+            if shadow[sel].any():
+                refl = codec.decode(raw)
+                relit = relight_shadows(refl, shadow, valid & ~hole & ~shadow)
+                shadow_out = shadow[sel]
+                dn[:, shadow_out] = codec.encode(relit[:, sel][:, shadow_out])
+                codes[shadow_out] = 2
+        sink(dn, codes if read_shadow is not None else hole_out, valid[sel], out_win)
+        feedback.set_progress(100.0 * (k + 1) / len(strips))
+    return filled_count
+
+
+__all__ = ["fill_in_strips", "sample_statistics", "rows_per_strip"]
