@@ -21,7 +21,7 @@ test: setup
 	$(PY) -m pytest -q test
 
 test-core: setup
-	$(PY) -m pytest -q test/core -p no:pytest_qgis
+	$(PY) -m pytest -q test/core test/cli test/dependencies test/architecture -p no:pytest_qgis
 
 bench-memory: setup
 	$(PY) bench/peak_memory.py

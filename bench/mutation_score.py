@@ -13,14 +13,14 @@ working tree: nothing here writes a file of the repository, and the copy is
 deleted at the end, even after an error or Ctrl-C.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/mutation_score.py                 # every mutant, all tests
-    OMP_NUM_THREADS=1 .venv/bin/python bench/mutation_score.py --before        # without test/core/test_oracle_*.py
+    OMP_NUM_THREADS=1 .venv/bin/python bench/mutation_score.py --before        # without test/**/test_oracle_*.py
     .venv/bin/python bench/mutation_score.py --only D1,B1,M1 -v                # some mutants, with test output
     .venv/bin/python bench/mutation_score.py --module core/masking/morphology.py
     .venv/bin/python bench/mutation_score.py --list                            # the mutants, nothing run
     .venv/bin/python bench/mutation_score.py --json out/bench/mutation.json
 
 `--before` measures the suite as it was before the oracle tests of issue 13
-(test/core/test_oracle_*.py and test/fixtures/), with the same mutants.  A
+(test/**/test_oracle_*.py and test/fixtures/), with the same mutants.  A
 whole run takes 20 to 40 minutes on 2 CPU cores; it is not part of `make test`
 or CI (`make mutation` runs it).  mutmut was not used: it mutates and tests
 the whole package in place (a `mutants/` copy of the working tree, every test
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-NEW_TESTS = "test/core/test_oracle_"     # the tests added for issue 13 (left out by --before)
+NEW_TESTS = "test/**/test_oracle_*.py"     # the tests added for issue 13 (left out by --before)
 
 
 @dataclass(frozen=True)
@@ -288,35 +288,35 @@ MUTANTS: List[Mutant] = [
 ]
 
 TESTS: Dict[str, List[str]] = {  # module -> test files that exercise it (new oracle tests first: they are fast)
-    "core/io/dn.py": ["test/core/test_oracle_scaling.py", "test/core/test_oracle_l1c_offset.py",
-                   "test/core/test_dn_dates.py", "test/core/test_reconstruct.py", "test/core/test_composite.py",
-                   "test/core/test_gapfill_rasters.py"],
-    "core/io/safe.py": ["test/core/test_oracle_l1c_offset.py", "test/core/test_safe_metadata.py",
-                     "test/core/test_safe_reading.py"],
-    "core/io/sources.py": ["test/core/test_oracle_scaling.py", "test/core/test_oracle_l1c_offset.py",
-                        "test/core/test_oracle_golden.py", "test/core/test_input_checks.py",
-                        "test/core/test_safe_reading.py", "test/core/test_masking.py"],
-    "core/io/bands.py": ["test/core/test_oracle_bands.py", "test/core/test_oracle_l1c_offset.py",
-                      "test/core/test_oracle_golden.py", "test/core/test_model_choice.py",
-                      "test/core/test_input_checks.py", "test/core/test_safe_metadata.py", "test/core/test_masking.py",
-                      "test/core/test_engines.py"],
-    "core/masking/class_raster.py": ["test/core/test_oracle_decision.py", "test/core/test_oracle_golden.py",
-                             "test/core/test_decision.py", "test/core/test_evaluation.py",
-                             "test/core/test_masking.py"],
-    "core/model/tiling.py": ["test/core/test_oracle_tiling.py", "test/core/test_oracle_golden.py",
-                       "test/core/test_tiling.py", "test/core/test_masking.py"],
-    "core/masking/morphology.py": ["test/core/test_oracle_morphology.py", "test/core/test_oracle_golden.py",
-                           "test/core/test_scl_and_buffer.py", "test/core/test_shadow_geometry.py"],
-    "core/evaluation/metrics.py": ["test/core/test_oracle_scores.py", "test/core/test_oracle_golden.py",
-                        "test/core/test_evaluation.py", "test/core/test_leave_one_dataset_out.py"],
-    "core/evaluation/masks.py": ["test/core/test_oracle_scores.py", "test/core/test_oracle_golden.py",
-                           "test/core/test_evaluation.py", "test/core/test_leave_one_dataset_out.py"],
-    "core/evaluation/recon_metrics.py": ["test/core/test_oracle_recon_metrics.py", "test/core/test_recon_metrics.py",
-                              "test/core/test_recon_evaluation.py"],
-    "core/reconstruction/box_filter.py": ["test/core/test_oracle_recon_metrics.py", "test/core/test_recon_metrics.py",
-                                          "test/core/test_recon_evaluation.py", "test/core/test_gapfill.py"],
-    "core/io/outputs.py": ["test/core/test_oracle_outputs.py", "test/reliability/test_atomic_outputs.py",
-                        "test/core/test_masking.py"],
+    "core/io/dn.py": ["test/core/io/test_oracle_scaling.py", "test/core/io/test_oracle_l1c_offset.py",
+                   "test/core/io/test_dn_dates.py", "test/core/reconstruction/test_reconstruct.py", "test/core/reconstruction/test_composite.py",
+                   "test/core/reconstruction/test_gapfill_rasters.py"],
+    "core/io/safe.py": ["test/core/io/test_oracle_l1c_offset.py", "test/core/io/test_safe_metadata.py",
+                     "test/core/io/test_safe_reading.py"],
+    "core/io/sources.py": ["test/core/io/test_oracle_scaling.py", "test/core/io/test_oracle_l1c_offset.py",
+                        "test/core/masking/test_oracle_golden.py", "test/core/io/test_input_checks.py",
+                        "test/core/io/test_safe_reading.py", "test/core/masking/test_masking.py"],
+    "core/io/bands.py": ["test/core/io/test_oracle_bands.py", "test/core/io/test_oracle_l1c_offset.py",
+                      "test/core/masking/test_oracle_golden.py", "test/core/model/test_model_choice.py",
+                      "test/core/io/test_input_checks.py", "test/core/io/test_safe_metadata.py", "test/core/masking/test_masking.py",
+                      "test/core/model/test_engines.py"],
+    "core/masking/class_raster.py": ["test/core/masking/test_oracle_decision.py", "test/core/masking/test_oracle_golden.py",
+                             "test/core/masking/test_decision.py", "test/core/evaluation/test_evaluation.py",
+                             "test/core/masking/test_masking.py"],
+    "core/model/tiling.py": ["test/core/model/test_oracle_tiling.py", "test/core/masking/test_oracle_golden.py",
+                       "test/core/model/test_tiling.py", "test/core/masking/test_masking.py"],
+    "core/masking/morphology.py": ["test/core/masking/test_oracle_morphology.py", "test/core/masking/test_oracle_golden.py",
+                           "test/core/masking/test_scl_and_buffer.py", "test/core/masking/test_shadow_geometry.py"],
+    "core/evaluation/metrics.py": ["test/core/evaluation/test_oracle_scores.py", "test/core/masking/test_oracle_golden.py",
+                        "test/core/evaluation/test_evaluation.py", "test/core/training/test_leave_one_dataset_out.py"],
+    "core/evaluation/masks.py": ["test/core/evaluation/test_oracle_scores.py", "test/core/masking/test_oracle_golden.py",
+                           "test/core/evaluation/test_evaluation.py", "test/core/training/test_leave_one_dataset_out.py"],
+    "core/evaluation/recon_metrics.py": ["test/core/evaluation/test_oracle_recon_metrics.py", "test/core/evaluation/test_recon_metrics.py",
+                              "test/core/evaluation/test_recon_evaluation.py"],
+    "core/reconstruction/box_filter.py": ["test/core/evaluation/test_oracle_recon_metrics.py", "test/core/evaluation/test_recon_metrics.py",
+                                          "test/core/evaluation/test_recon_evaluation.py", "test/core/reconstruction/test_gapfill.py"],
+    "core/io/outputs.py": ["test/core/io/test_oracle_outputs.py", "test/reliability/test_atomic_outputs.py",
+                        "test/core/masking/test_masking.py"],
 }
 
 #: survivors that no test can kill, or that are left alive on purpose, and why
@@ -365,7 +365,7 @@ class Sandbox:
         (self.dir / "plugins" / "cloudfree").symlink_to(self.repo)
         (self.dir / "shared").symlink_to(ROOT.parent / "shared")
         if before:
-            for f in self.repo.glob(NEW_TESTS + "*.py"):
+            for f in self.repo.glob(NEW_TESTS):
                 f.unlink()
             shutil.rmtree(self.repo / "test" / "fixtures", ignore_errors=True)
         self.env = dict(os.environ, PYTHONPATH=str(self.dir / "plugins"), PYTHONDONTWRITEBYTECODE="1",

@@ -67,7 +67,7 @@ CLOUDMASK = {
                                [OVERWRITE, "its style file x.qml"]),
     "output-is-existing-folder": (lambda w: ["x.tif", "-o", _dir(w, "masks.tif")], ["is a folder", "masks.tif"]),
     "output-is-folder-without-suffix": (lambda w: ["x.tif", "-o", _dir(w, "masks")], ["ending in .tif", "masks"]),
-    # a missing output folder is created (test/core/test_output_folders.py); one that is a file cannot be
+    # a missing output folder is created (test/core/io/test_output_folders.py); one that is a file cannot be
     "output-folder-is-a-file": (lambda w: ["x.tif", "-o", "x.tif/m.tif"], ["is a file, not a folder", "x.tif"]),
     "output-without-tif-suffix": (lambda w: ["x.tif", "-o", "m.png"], ["ending in .tif", "m.png"]),
     "confidence-without-tif-suffix": (lambda w: ["x.tif", "-o", "m.tif", "--confidence", "c.jpg"],

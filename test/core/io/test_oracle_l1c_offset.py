@@ -19,9 +19,9 @@ from cloudfree.core.errors import SafeProductError
 from cloudfree.core.io.safe import open_safe
 from cloudfree.core.io.sources import SafeSource
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "MTD_MSIL1C_N0509.xml"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "MTD_MSIL1C_N0509.xml"
 NAME = "S2B_MSIL1C_20230612T101609_N0509_R065_T33UUU_20230612T122024.SAFE"
-JP2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "s2_l1c_t33uuu_jp2"
+JP2 = Path(__file__).resolve().parents[4] / "shared" / "data" / "s2_l1c_t33uuu_jp2"
 ROW, COL, SIDE = 300, 600, 60      # a 60 x 60 px window of the 10 m bands (30 px at 20 m, 10 px at 60 m)
 STORED_B04 = 2234                  # written at B04 [0, 0]: reflectance (2234 - 1000) / 10000 = 0.1234
 

@@ -8,7 +8,7 @@ from cloudfree.models import teachers
 from cloudfree.core.training.synthetic import IGNORE, TRAIN_BANDS
 from cloudfree.core.training.data import PatchSampler, Scene, SceneRecord, hard_targets, load_scenes, save_scenes
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 def _uniform(h, w, clear, cloud, shadow):

@@ -11,7 +11,7 @@ before recording again.
 
 To re-record (after a retrained model, or a change meant to change masks):
 
-    OMP_NUM_THREADS=1 .venv/bin/python test/core/test_oracle_golden.py
+    OMP_NUM_THREADS=1 .venv/bin/python test/core/masking/test_oracle_golden.py
 
 and paste the dict it prints over GOLDEN below.
 """
@@ -25,11 +25,11 @@ import pytest
 import rasterio
 from rasterio.transform import from_bounds
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DATA = REPO.parent / "shared" / "data"
 CARD = REPO / "models" / "cloudfree_s2.json"
 
-# ---- recorded figures: regenerate with `python test/core/test_oracle_golden.py` (see the docstring) ----
+# ---- recorded figures: regenerate with `python test/core/masking/test_oracle_golden.py` (see the docstring) ----
 GOLDEN = {
     "model": {
         "sha256": "6699299cb4cccac82f99ce2132124691dc8d64952b388c25b90653e4f7e5b5ce",
@@ -147,7 +147,7 @@ def pinned():
     if changed:
         what = ", ".join(f"{k} {str(GOLDEN['model'].get(k))[:16]} -> {str(v)[:16]}" for k, v in changed.items())
         pytest.fail(f"The model changed (models/cloudfree_s2.json: {what}): the golden figures are of the "
-                    "previous one. Re-record them: OMP_NUM_THREADS=1 .venv/bin/python test/core/test_oracle_golden.py "
+                    "previous one. Re-record them: OMP_NUM_THREADS=1 .venv/bin/python test/core/masking/test_oracle_golden.py "
                     "(then paste its output over GOLDEN)", pytrace=False)
     return GOLDEN
 
