@@ -5,20 +5,17 @@ from pathlib import Path
 
 from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+                       QgsProcessingParameterRasterDestination)
 
-from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M, PRESET_LABELS
+from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
 from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_errors
 from .feedback import QgisFeedback
 
 #: BAND_PRESET options after "Auto": the core's preset keys, in this order.
-PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn", "rgb", "rgbn"]  # new presets go last: saved models keep their index
 DEVICES = ["auto", "cpu", "cuda"]
 
 
 class CloudMaskAlgorithm(CloudFreeAlgorithm):
-    BAND_PRESET = "BAND_PRESET"
-    BAND_MAPPING = "BAND_MAPPING"
     MODEL = "MODEL"
     DEVICE = "DEVICE"
     BATCH_SIZE = "BATCH_SIZE"
@@ -81,12 +78,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             self.tr("Input raster (Sentinel-2 bands)"),
             self.tr("Sentinel-2 product (.SAFE folder path, .zip, or the MTD_MSIL1C.xml / MTD_MSIL2A.xml "
                     "inside the folder)"))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.BAND_PRESET, self.tr("Band preset of the input raster"),
-            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
-        self.addParameter(QgsProcessingParameterString(
-            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
-            optional=True))
+        self.add_band_parameters(self.tr("the input raster"))
         self.add_resolution_parameter(DEFAULT_MASK_RESOLUTION_M)
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model (.onnx with its model card; empty: best bundled model for the input bands)"),
@@ -128,8 +120,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         from ..core.api import cloud_mask  # deferred: loads ONNX Runtime only when the algorithm runs
 
         source = self.input_path(parameters, context)
-        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
-        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        preset, mapping = self.band_choice(parameters, context)
         model = self.parameterAsFile(parameters, self.MODEL, context).strip()
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
@@ -150,7 +141,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         with engine_errors():
             result = cloud_mask(
                 source, output, confidence, model or None, resolution,
-                PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None,
+                preset, mapping,
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                 patch_size=int(patch) if patch else None,

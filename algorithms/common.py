@@ -12,22 +12,28 @@ import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from qgis.core import (QgsMapLayerType, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsProject)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProcessingUtils,
+                       QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import CloudFreeError
+from ..core.io.bands import PRESET_LABELS
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 MASK_STYLE = RESOURCES / "mask_classes.qml"
 CONFIDENCE_STYLE = RESOURCES / "confidence.qml"
 
 #: Values of the RESOLUTION enum, in metres, in the order of its options.
+#: RESOLUTION means the same in every algorithm: these indexes, then "the input's own grid" where offered.
 RESOLUTIONS_M = [10, 20, 60]
+#: BAND_PRESET: 0 is Auto, then these (new presets go last: saved models keep their index).
+PRESET_KEYS = ["s2_l1c", "s2_l2a", "bgrn", "rgb", "rgbn"]
+AUTO_BANDS = "Auto (band names; else the band count, if the pixels confirm the order)"
 SAFE_FILTER = "Sentinel-2 products (*.zip *.SAFE MTD_MSIL1C.xml MTD_MSIL2A.xml);;All files (*)"
 
 #: A layer opened through GDAL's SENTINEL2 driver: SENTINEL2_L1C:<path to MTD xml>:10m:EPSG_32633
@@ -138,6 +144,18 @@ class ResultsGroupPostProcessor(QgsProcessingLayerPostProcessorInterface):
         parent.removeChildNode(node)
 
 
+def layer_file(layer, what: str) -> str:
+    """The file behind a raster layer that GDAL serves; the MTD file for a Sentinel-2 product layer."""
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(tr(
+            "The {} layer '{}' is served by the '{}' provider; CloudFree reads files through GDAL only. "
+            "Save the layer as a GeoTIFF first, or give the file itself.").format(what, layer.name(),
+                                                                                  layer.providerType()))
+    source = layer.source()
+    match = _GDAL_SENTINEL2.match(source)
+    return match.group(1) if match else source
+
+
 class CloudFreeAlgorithm(QgsProcessingAlgorithm):
     """Base class: group, translation, input choice, outputs and styling common to all."""
 
@@ -165,6 +183,8 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
     INPUT = "INPUT"
     SAFE = "SAFE"
+    BAND_PRESET = "BAND_PRESET"
+    BAND_MAPPING = "BAND_MAPPING"
     RESOLUTION = "RESOLUTION"
     BUFFER = "BUFFER"
     OUTPUT = "OUTPUT"
@@ -222,10 +242,27 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             self.SAFE, safe_description, behavior=QgsProcessingParameterFile.File,
             optional=True, fileFilter=SAFE_FILTER))
 
-    def add_resolution_parameter(self, default_m: int = 20) -> None:
+    def add_resolution_parameter(self, default_m: Optional[int] = 20, own_grid: Optional[str] = None) -> None:
+        """RESOLUTION: 10, 20, 60 m, then `own_grid` (the inputs' own grid) where the algorithm offers it."""
+        options = [f"{r} m" for r in RESOLUTIONS_M] + ([own_grid] if own_grid else [])
         self.addParameter(QgsProcessingParameterEnum(
-            self.RESOLUTION, self.tr("Processing resolution"), options=[f"{r} m" for r in RESOLUTIONS_M],
-            defaultValue=RESOLUTIONS_M.index(default_m)))
+            self.RESOLUTION, self.tr("Processing resolution"), options=options,
+            defaultValue=RESOLUTIONS_M.index(default_m) if default_m else len(RESOLUTIONS_M)))
+
+    def add_band_parameters(self, of_what: str, example: str = "B02=1, B03=2, B04=3, B08=4") -> None:
+        """BAND_PRESET and BAND_MAPPING, the same options in every algorithm that reads bands from a raster."""
+        self.addParameter(QgsProcessingParameterEnum(
+            self.BAND_PRESET, self.tr("Band preset of {}").format(of_what),
+            options=[self.tr(AUTO_BANDS)] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.BAND_MAPPING, self.tr("Band mapping, e.g. {} (overrides the preset)").format(example),
+            optional=True))
+
+    def band_choice(self, parameters, context: QgsProcessingContext) -> Tuple[Optional[str], Optional[str]]:
+        """(preset key or None for Auto, mapping text or None) as the engine takes them."""
+        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
+        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        return (PRESET_KEYS[preset - 1] if preset > 0 else None), (mapping or None)
 
     def add_buffer_parameter(self) -> None:
         self.addParameter(QgsProcessingParameterNumber(
@@ -273,8 +310,10 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
             return None
         return self.parameterAsDouble(parameters, key, context)
 
-    def resolution_m(self, parameters, context: QgsProcessingContext) -> int:
-        return RESOLUTIONS_M[self.parameterAsEnum(parameters, self.RESOLUTION, context)]
+    def resolution_m(self, parameters, context: QgsProcessingContext) -> Optional[int]:
+        """The chosen resolution in metres; None for the inputs' own grid."""
+        index = self.parameterAsEnum(parameters, self.RESOLUTION, context)
+        return RESOLUTIONS_M[index] if index < len(RESOLUTIONS_M) else None
 
     def remember_destination(self, key: str, path: str) -> None:
         """Record an output path so postProcessAlgorithm can name, style and group the layer QGIS loads."""

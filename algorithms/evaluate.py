@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterString)
 
 from ..core.evaluation.masks import REFERENCE_SCHEMES, SCHEME_LABELS
-from .common import _GDAL_SENTINEL2, CloudFreeAlgorithm, engine_errors, tr
+from .common import CloudFreeAlgorithm, engine_errors, layer_file
 
 #: REFERENCE_CLASSES options: the core's scheme names, in this order.
 SCHEME_KEYS = list(REFERENCE_SCHEMES)
@@ -27,18 +27,6 @@ METRIC_KEYS = {"producers_accuracy": ("PRODUCERS_ACCURACY", "producer's accuracy
 def output_key(group: str, metric: str) -> str:
     """The output key of one score, e.g. ('shadow', 'balanced_accuracy') -> SHADOW_BALANCED_ACCURACY."""
     return f"{GROUP_KEYS[group]}_{METRIC_KEYS[metric][0]}"
-
-
-def layer_file(layer, what: str) -> str:
-    """The file behind a raster layer that GDAL serves; the MTD file for a Sentinel-2 product layer."""
-    if layer.providerType() != "gdal":
-        raise QgsProcessingException(tr(
-            "The {} layer '{}' is served by the '{}' provider; CloudFree reads files through GDAL only. "
-            "Save the layer as a GeoTIFF first, or give the file itself.").format(what, layer.name(),
-                                                                                  layer.providerType()))
-    source = layer.source()
-    match = _GDAL_SENTINEL2.match(source)
-    return match.group(1) if match else source
 
 
 class EvaluateAlgorithm(CloudFreeAlgorithm):
@@ -101,7 +89,7 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
             self.OUTPUT_TABLE, self.tr("Scores table"), fileFilter="CSV (*.csv);;JSON (*.json)",
             optional=True, createByDefault=False))
         for group, prefix in GROUP_KEYS.items():
-            for metric, (suffix, description) in METRIC_KEYS.items():
+            for suffix, description in METRIC_KEYS.values():
                 self.addOutput(QgsProcessingOutputNumber(
                     f"{prefix}_{suffix}", self.tr("{}: {}").format(self.tr(group.capitalize()), self.tr(description))))
         self.addOutput(QgsProcessingOutputNumber(self.PIXELS, self.tr("Pixels scored")))
@@ -158,4 +146,4 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
         return results
 
 
-__all__ = ["EvaluateAlgorithm", "output_key", "layer_file", "SCHEME_KEYS"]
+__all__ = ["EvaluateAlgorithm", "output_key", "SCHEME_KEYS"]

@@ -7,11 +7,8 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.io.bands import PRESET_LABELS
 from ..core.evaluation.recon_metrics import MASK_SCHEMES
-from .cloudmask import PRESET_KEYS
-from .common import CloudFreeAlgorithm, engine_errors
-from .evaluate import layer_file
+from .common import CloudFreeAlgorithm, engine_errors, layer_file
 
 #: MASK_CLASSES options: the core's scheme names, in this order.
 MASK_SCHEME_KEYS = list(MASK_SCHEMES)
@@ -30,8 +27,6 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
     MASK = "MASK"
     MASK_CLASSES = "MASK_CLASSES"
     BANDS = "BANDS"
-    BAND_PRESET = "BAND_PRESET"
-    BAND_MAPPING = "BAND_MAPPING"
     OUTPUT_TABLE = "OUTPUT_TABLE"
 
     STYLES = {}
@@ -74,12 +69,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             options=[self.tr(MASK_SCHEMES[k]) for k in MASK_SCHEME_KEYS], defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BANDS, self.tr("Bands to score, e.g. B02, B03, B04 (empty: all)"), optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.BAND_PRESET, self.tr("Band preset of both rasters"),
-            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
-        self.addParameter(QgsProcessingParameterString(
-            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
-            optional=True))
+        self.add_band_parameters(self.tr("both rasters"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_TABLE, self.tr("Scores table"), fileFilter="CSV (*.csv);;JSON (*.json)",
             optional=True, createByDefault=False))
@@ -97,8 +87,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             files[key] = layer_file(layer, self.tr(what))
         bands = [b for b in self.parameterAsString(parameters, self.BANDS, context).replace(";", ",").split(",")
                  if b.strip()]
-        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
-        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        preset, mapping = self.band_choice(parameters, context)
         table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
         if table and Path(table).suffix.lower() not in (".csv", ".json"):
             raise QgsProcessingException(self.tr("The scores table must be a .csv or .json file, not {}.")
@@ -108,7 +97,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             scores = evaluate_reconstruction(
                 files[self.RECONSTRUCTION], files[self.REFERENCE], files[self.MASK], bands or None,
                 MASK_SCHEME_KEYS[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)],
-                PRESET_KEYS[preset - 1] if preset > 0 else None, mapping or None)
+                preset, mapping)
             if table:
                 try:
                     write_recon_scores(scores, table)

@@ -5,14 +5,11 @@ from pathlib import Path
 from typing import Dict
 
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
 
-from ..core.io.bands import PRESET_LABELS
-from .cloudmask import PRESET_KEYS
-from .common import CloudFreeAlgorithm, engine_errors, scene_name
-from .evaluate import layer_file
+from .common import CloudFreeAlgorithm, engine_errors, layer_file, scene_name
 from .feedback import QgisFeedback
 
 #: MASK_CLASSES options -> the CloudFree classes filled, in the order of the options.
@@ -23,8 +20,6 @@ MASK_CLASS_CHOICES = [("Clouds and shadows (classes 1, 2, 3)", (1, 2, 3)),
 
 class ReconstructAlgorithm(CloudFreeAlgorithm):
     MASK = "MASK"
-    BAND_PRESET = "BAND_PRESET"
-    BAND_MAPPING = "BAND_MAPPING"
     MASK_CLASSES = "MASK_CLASSES"
     MAX_MASKED = "MAX_MASKED"
     RELIGHT = "RELIGHT"
@@ -91,12 +86,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             self.INPUT, self.tr("Input raster (Sentinel-2 bands, incl. B02-B08, B8A, B11, B12)")))
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.MASK, self.tr("Cloud mask of the input (CloudFree class raster)")))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.BAND_PRESET, self.tr("Band preset of the input raster"),
-            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
-        self.addParameter(QgsProcessingParameterString(
-            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, ... (overrides the preset)"),
-            optional=True))
+        self.add_band_parameters(self.tr("the input raster"), "B02=1, B03=2, B04=3, ...")
         self.addParameter(QgsProcessingParameterEnum(
             self.MASK_CLASSES, self.tr("Pixels to fill"),
             options=[self.tr(label) for label, _ in MASK_CLASS_CHOICES], defaultValue=0))
@@ -114,7 +104,8 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.addParameter(relight)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit)"), optional=True, createByDefault=False))
+            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit)"), optional=True,
+            createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber(self.FILLED_PIXELS, self.tr("Filled pixels")))
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
 
@@ -129,8 +120,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             files[key] = layer_file(layer, self.tr(what))
             if key == self.INPUT:
                 self.remember_scene(scene_name(layer=layer))
-        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
-        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        preset, mapping = self.band_choice(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context) or None
         self.remember_destination(self.OUTPUT, output)
@@ -139,7 +129,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         with engine_errors():
             result = reconstruct(
                 files[self.INPUT], files[self.MASK], output, source,
-                band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
+                band_preset=preset, band_mapping=mapping,
                 mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
                 buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
                 relight=self.parameterAsBool(parameters, self.RELIGHT, context),

@@ -4,18 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core.io.bands import PRESET_LABELS
 from ..core.io.dates import split_dates
-from .cloudmask import PRESET_KEYS
-from .common import CloudFreeAlgorithm
-from .evaluate import layer_file
+from .common import CloudFreeAlgorithm, layer_file
 
-#: RESOLUTION options: None keeps plain rasters on their own grid (products: 20 m).
-SERIES_RESOLUTIONS = [None, 10, 20, 60]
 
 
 class SeriesAlgorithm(CloudFreeAlgorithm):
@@ -24,8 +18,6 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
     INPUTS = "INPUTS"
     MASKS = "MASKS"
     DATES = "DATES"
-    BAND_PRESET = "BAND_PRESET"
-    BAND_MAPPING = "BAND_MAPPING"
     SOURCE = "SOURCE"
 
     STYLES: Dict[str, Path] = {}
@@ -48,16 +40,8 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
             self.DATES, self.tr("Dates of the inputs in the same order, YYYY-MM-DD separated by commas (empty: "
                                 "products carry theirs, rasters named like S2A_MSIL2A_20200615T... or "
                                 "x_2020-06-15.tif state theirs)"), optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.BAND_PRESET, self.tr("Band preset of the input rasters"),
-            options=[self.tr("Auto (band names; else the band count, if the pixels confirm the order)")] + [PRESET_LABELS[k] for k in PRESET_KEYS], defaultValue=0))
-        self.addParameter(QgsProcessingParameterString(
-            self.BAND_MAPPING, self.tr("Band mapping, e.g. B02=1, B03=2, B04=3, B08=4 (overrides the preset)"),
-            optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.RESOLUTION, self.tr("Processing resolution"),
-            options=[self.tr("Native grid of the rasters (20 m for products)"), "10 m", "20 m", "60 m"],
-            defaultValue=0))
+        self.add_band_parameters(self.tr("the input rasters"))
+        self.add_resolution_parameter(None, own_grid=self.tr("Native grid of the rasters (20 m for products)"))
         self.add_buffer_parameter()
 
     def add_raster_outputs(self, output_description: str, source_description: str) -> None:
@@ -76,11 +60,10 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
             raise QgsProcessingException(self.tr(
                 "Give one cloud mask per date, in the same order ({} dates, {} masks), or none to compute them.")
                 .format(len(inputs), len(masks)))
-        preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
-        mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
+        preset, mapping = self.band_choice(parameters, context)
         return dict(masks=masks, dates=split_dates(self.parameterAsString(parameters, self.DATES, context)),
-                    band_preset=PRESET_KEYS[preset - 1] if preset > 0 else None, band_mapping=mapping or None,
-                    resolution_m=SERIES_RESOLUTIONS[self.parameterAsEnum(parameters, self.RESOLUTION, context)],
+                    band_preset=preset, band_mapping=mapping,
+                    resolution_m=self.resolution_m(parameters, context),
                     buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), inputs=inputs)
 
     def style_outputs(self, output: Path, source: Path) -> None:

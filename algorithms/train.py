@@ -15,8 +15,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 
 from ..core.model.card import BUNDLED_MODELS
 from ..core.training.trainer import BAND_SETS as TRAINING_BAND_SETS
-from .common import CloudFreeAlgorithm, engine_errors
-from .evaluate import layer_file
+from .common import CloudFreeAlgorithm, engine_errors, layer_file
 from .feedback import QgisFeedback
 
 #: BASE_MODEL options after "None": the bundled models, in this order.
@@ -44,7 +43,6 @@ class TrainAlgorithm(CloudFreeAlgorithm):
     IMAGES = "IMAGES"
     LABELS = "LABELS"
     LABEL_CLASSES = "LABEL_CLASSES"
-    BAND_MAPPING = "BAND_MAPPING"
     BASE_MODEL = "BASE_MODEL"
     BANDS = "BANDS"
     EPOCHS = "EPOCHS"

@@ -192,12 +192,12 @@ def run_throughput(path: Path, models: Models, sizes: List[int], repeats: int, t
         reps = math.ceil(size / 256)
         bands = {b: np.tile(a, (reps, reps))[:size, :size].copy() for b, a in base.items()}
         jobs: Dict[str, Callable[[], np.ndarray]] = {}
-        for name, (card, predictor) in models.items():
-            jobs[name] = lambda c=card: np.isin(cloudfree_classes(c.onnx_path, bands, 20.0), (1, 2))
+        for name, (card, _) in models.items():
+            jobs[name] = lambda c=card, b=bands: np.isin(cloudfree_classes(c.onnx_path, b, 20.0), (1, 2))
         ukis, img = UkisRunner(ukis_bands, "l1c", threads), stack(bands, ukis_bands, -1)
-        jobs["ukis_6b_l1c"] = lambda: ukis(img) == 1
+        jobs["ukis_6b_l1c"] = lambda u=ukis, i=img: u(i) == 1
         s2c = stack(bands, S2C_BANDS, -1)[None]
-        jobs["s2cloudless"] = lambda: detector.get_cloud_probability_maps(s2c, num_threads=threads)[0] >= 0.4
+        jobs["s2cloudless"] = lambda s=s2c: detector.get_cloud_probability_maps(s, num_threads=threads)[0] >= 0.4
         rows: Dict[str, Dict[str, float]] = {}
         for name, fn in jobs.items():
             log(f"throughput {size} px: {name} ...")

@@ -315,7 +315,8 @@ def main() -> None:
     if "full" in res:
         full = res["full"]["maxrss_mb"]
         log(f"full / import-only       : {full / base:5.2f}x")
-        log(f"full / small (scene size {res['full']['width'] * res['full']['height'] / (res['small']['width'] * res['small']['height']):.1f}x larger): "
+        area = res['full']['width'] * res['full']['height'] / (res['small']['width'] * res['small']['height'])
+        log(f"full / small (scene size {area:.1f}x larger): "
             f"{full / res['small']['maxrss_mb']:5.2f}x")
         verdict = "PASS" if full < TARGET_MB else "FAIL"
         log(f"target < {TARGET_MB:.0f} MB at {args.resolution} m: {verdict} "

@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("--model", help="bundled model name or .onnx path with its .json card (default: bundled)")
     cm.add_argument("--bands", choices=sorted(PRESETS), help="band preset of a plain raster (default: from band count)")
     cm.add_argument("--band-mapping", help="explicit mapping, e.g. 'B02=1,B03=2,B04=3,B08=4'")
-    cm.add_argument("--dn-scale", type=float, help="divide raster values by this to get reflectance (default: 10000 for integer rasters, 1 for float)")
-    cm.add_argument("--dn-offset", type=float, default=0.0, help="add this to raster values first (e.g. -1000 for baseline 04.00+ exports)")
+    cm.add_argument("--dn-scale", type=float, help="divide raster values by this to get reflectance "
+                    "(default: 10000 for integer rasters, 1 for float)")
+    cm.add_argument("--dn-offset", type=float, default=0.0,
+                    help="add this to raster values first (e.g. -1000 for baseline 04.00+ exports)")
     cm.add_argument("--device", choices=DEVICES, default="auto")
     cm.add_argument("--engine", choices=("onnx", "torch"), default="onnx")
     cm.add_argument("--batch-size", type=int, default=4)

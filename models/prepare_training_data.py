@@ -103,7 +103,8 @@ def dsen2() -> List[Scene]:
     scenes = []
     for path in sorted((DATA / "s2_l1c_dsen2").glob("*.npz")):
         z = np.load(path)
-        ten = dict(zip(["B02", "B03", "B04", "B08"], mean_2x2(z["im10"].transpose(2, 0, 1) if z["im10"].shape[-1] == 4 else z["im10"])))
+        im10 = z["im10"].transpose(2, 0, 1) if z["im10"].shape[-1] == 4 else z["im10"]
+        ten = dict(zip(["B02", "B03", "B04", "B08"], mean_2x2(im10)))
         im20 = z["im20"].transpose(2, 0, 1) if z["im20"].shape[-1] == 6 else z["im20"]
         twenty = dict(zip(["B05", "B06", "B07", "B8A", "B11", "B12"], im20))
         both = {**ten, **twenty}

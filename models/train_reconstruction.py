@@ -98,7 +98,8 @@ def main() -> None:
 
 def export(model, stats, result, train, val, config: InpaintConfig) -> None:
     card = {"name": "cloudfree_inpaint_s2", "kind": "U-Net inpainter (segmentation-models-pytorch), trained by CloudFree",
-            "architecture": config.architecture, "loss": "MSE on the masked pixels" + (f" + {config.spectral_weight:g} x masked spectral (1 - cosine) term"
+            "architecture": config.architecture,
+            "loss": "MSE on the masked pixels" + (f" + {config.spectral_weight:g} x masked spectral (1 - cosine) term"
                                                   if config.spectral_weight else ""),
             "network": "residual: the output is the normalised-convolution interpolation of the hole plus the "
                        "network's correction" + (" (last layer zero-initialised)" if config.zero_init else ""),

@@ -138,3 +138,26 @@ def test_help_rendered_as_html_keeps_every_word(algorithm):
     for placeholder in set(re.findall(r"<[^<>\s]+>", raw)):
         assert placeholder in shown, placeholder
     assert " ".join(raw.split()) == shown
+
+
+def test_a_parameter_name_means_the_same_in_every_algorithm(cloudfree_provider):
+    """A graphical model wires one value into several algorithms: RESOLUTION 0 must be 10 m in all of them."""
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    seen = {}
+    for alg_id in algorithm_ids():
+        alg = registry.createAlgorithmById(alg_id)
+        for name in ("RESOLUTION", "BAND_PRESET", "BAND_MAPPING"):
+            p = alg.parameterDefinition(name)
+            if p is None:
+                continue
+            kind = p.type()
+            options = list(p.options()) if kind == "enum" else []
+            seen.setdefault(name, []).append((alg_id, kind, options, p.defaultValue()))
+    assert len(seen.get("RESOLUTION", [])) >= 4 and len(seen.get("BAND_PRESET", [])) >= 4
+    for alg_id, kind, options, _ in seen["RESOLUTION"]:
+        assert kind == "enum" and options[:3] == ["10 m", "20 m", "60 m"], (alg_id, options)
+    presets = {tuple(options) for _, _, options, _ in seen["BAND_PRESET"]}
+    assert len(presets) == 1, presets
+    assert {kind for _, kind, _, _ in seen["BAND_MAPPING"]} == {"string"}

@@ -47,4 +47,4 @@ def test_degrees_follow_the_resolution_in_metres(tmp_path, sample_in_degrees, re
         assert abs(deg_x - resolution) / resolution < 0.15
     assert abs(geo.cloud_percent - utm.cloud_percent) < 3.0
     grid_line = next(line for line in log.lines if "grid" in line)
-    assert "degrees (about" in grid_line and f" m at" not in grid_line
+    assert "degrees (about" in grid_line and " m at" not in grid_line

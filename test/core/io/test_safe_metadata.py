@@ -78,7 +78,7 @@ def test_offset_baseline_without_offsets_is_refused(data_dir, tmp_path):
     dst = tmp_path / src.name
     shutil.copytree(src, dst)
     mtd = dst / "MTD_MSIL2A.xml"
-    text = "\n".join(l for l in mtd.read_text().splitlines() if "BOA_ADD_OFFSET" not in l)
+    text = "\n".join(line for line in mtd.read_text().splitlines() if "BOA_ADD_OFFSET" not in line)
     mtd.write_text(text)
     with pytest.raises(SafeProductError, match="radiometric offset"):
         open_safe(dst)
