@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup teachers demo test test-core bench-memory bench-speed bench-masks bench-reconstruction mutation training-data models evaluate-models package clean
+.PHONY: setup teachers demo test lint test-core bench-memory bench-speed bench-masks bench-reconstruction mutation training-data models evaluate-models package clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,8 +17,13 @@ demo: setup
 	@echo "  $(CURDIR)/out/demo/sample_mask.tif        classes 0 clear, 1 thick cloud, 2 thin cloud, 3 shadow, 255 no data"
 	@echo "  $(CURDIR)/out/demo/sample_confidence.tif  per-class confidence in percent (4 bands)"
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q test
+
+# ruff (ruff.toml) on everything, mypy (pyproject.toml) on the engine.
+lint: setup
+	.venv/bin/ruff check .
+	cd build/plugins && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p cloudfree.core
 
 test-core: setup
 	$(PY) -m pytest -q test/core test/cli test/dependencies test/architecture -p no:pytest_qgis
