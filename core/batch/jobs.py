@@ -212,12 +212,13 @@ def _take_claim(paths: ScenePaths, tmp: Path, host: str) -> None:
     raise SceneBusy(f"{paths.scene}: could not claim it ({paths.claim}); skipped here.")
 
 
-def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options: BatchOptions = BatchOptions(),
+def process_scene(product: Union[str, Path], out_dir: Union[str, Path], options: Optional[BatchOptions] = None,
                   feedback: Optional[Feedback] = None, opened=None) -> Dict:
     """Mask (and reconstruct) one product into `out_dir`; return its summary row. Safe to run again.
 
-    `opened`: the product already opened by core.api.open_scene, its reading under way.
+    `opened`: the product already opened by core.masking.scene_mask.open_scene, its reading under way.
     """
+    options = options or BatchOptions()
     from ..masking.scene_mask import cloud_mask  # deferred: ONNX Runtime loads only in processes that mask
     from ..io.safe import open_safe
     feedback = feedback or Feedback()

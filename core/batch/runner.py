@@ -15,7 +15,7 @@ Executor = Callable[[List[Path], List[int], Path, BatchOptions, Feedback, Option
                     Dict[int, Dict]]
 
 
-def run_batch(inputs: Inputs, out_dir: Union[str, Path], options: BatchOptions = BatchOptions(),
+def run_batch(inputs: Inputs, out_dir: Union[str, Path], options: Optional[BatchOptions] = None,
               scheduler: Optional[object] = None, gpu_workers: bool = False, feedback: Optional[Feedback] = None,
               scene_feedback: Optional[Callable[[str], Feedback]] = None) -> BatchResult:
     """Process every product; scenes done before are skipped; a failed scene is reported, not fatal.
@@ -28,6 +28,7 @@ def run_batch(inputs: Inputs, out_dir: Union[str, Path], options: BatchOptions =
     progress and the cancel request.
     """
     feedback = feedback or Feedback()
+    options = options or BatchOptions()
     started = time.perf_counter()
     products = find_products(inputs)
     out = check_out_dir(out_dir, products)

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, cast
 
 import numpy as np
 
@@ -147,7 +147,7 @@ def evaluate_rasters(masks: Sequence[str | Path], references: Sequence[str | Pat
             if not Path(p).is_file():
                 raise InputError(f"The raster {p} does not exist.")
         with rasterio.open(ref_path) as ref:
-            raw = checked_read(ref, 1, masked=True)
+            raw = cast(np.ma.MaskedArray, checked_read(ref, 1, masked=True))  # masked=True: a MaskedArray
         if np.issubdtype(raw.dtype, np.floating):
             finite = raw.compressed()[np.isfinite(raw.compressed())]
             if finite.size and np.any(finite != np.round(finite)):

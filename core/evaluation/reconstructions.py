@@ -47,7 +47,7 @@ class _Pool:
 
     def __init__(self, bands: Sequence[str]) -> None:
         self.bands = list(bands)
-        self.n = 0
+        self.n: float = 0  # a pixel count, summed from the scores' float "pixels"
         self.sums = {b: np.zeros(3) for b in self.bands}   # mae, squared error, ssim
         self.sam = 0.0
 

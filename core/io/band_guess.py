@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, cast
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def described_mapping(ds) -> Optional[Dict[str, int]]:
     """A mapping from the raster's band descriptions or colour interpretation, when they name every band."""
     names = [_band_of(d or "") for d in ds.descriptions]
     if all(names) and len(set(names)) == len(names):
-        return {band: i + 1 for i, band in enumerate(names)}
+        return {band: i + 1 for i, band in enumerate(cast(List[str], names))}  # all(names): no None left
     colours = [getattr(c, "name", str(c)).lower() for c in ds.colorinterp]
     if ds.count == 3 and colours == ["red", "green", "blue"]:
         return {_COLOUR[c]: i + 1 for i, c in enumerate(colours)}

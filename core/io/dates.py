@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from ..errors import InputError
 from .safe import open_safe
@@ -79,14 +79,14 @@ def input_dates(inputs: Sequence[str | Path], dates: Optional[Sequence[Optional[
             out.append(parse_date(given, f"date of {Path(path).name}"))
         elif _is_product(path):
             out.append(sensing_date(path))
-        elif date_from_name(path) is not None:
-            out.append(date_from_name(path))
+        elif (named := date_from_name(path)) is not None:
+            out.append(named)
         else:
             raise InputError(
                 f"{Path(path).name} is a plain raster whose name states no date; give the dates "
                 "of all inputs in order, e.g. dates=['2015-07-11', '2015-08-30', ...] (CLI: --dates "
                 "2015-07-11,2015-08-30,...).")
-    seen = {}
+    seen: Dict[date, str | Path] = {}
     for path, d in zip(inputs, out):
         if d in seen:
             raise InputError(f"{Path(seen[d]).name} and {Path(path).name} have the same date {d}; "

@@ -55,6 +55,7 @@ def open_band_source(path: str | Path, bands: Sequence[str], resolution_m: Optio
     if not Path(path).exists() and not str(path).startswith("/vsi"):
         raise InputError(f"The input {path} does not exist.")
     check_scaling(dn_scale, dn_offset)
+    source: SafeSource | RasterLayerSource
     if is_safe_input(path):
         source = SafeSource(open_safe(path), bands, resolution_m or 20)
     else:

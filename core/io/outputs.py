@@ -63,7 +63,7 @@ def _first_file(folder: Path) -> Path:
 class StripWriter:
     """A temporary tiled GeoTIFF on the output grid, filled window by window."""
 
-    def __init__(self, tmp: Path, grid: Grid, count: int, dtype: str, nodata: float,
+    def __init__(self, tmp: Path, grid: Grid, count: int, dtype: str, nodata: Optional[float],
                  descriptions: Optional[List[str]] = None) -> None:
         self.path = tmp
         self.ds = rasterio.open(
@@ -107,7 +107,7 @@ def pid_alive(pid) -> bool:
 
 def remove_stale_temporaries(folder: Path) -> List[Path]:
     """Delete the hidden temporaries that dead CloudFree processes left in `folder` (killed runs)."""
-    removed = []
+    removed: List[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -172,7 +172,7 @@ class OutputSet:
         self.temps.append(tmp)
         return tmp
 
-    def writer(self, final: Path, grid: Grid, count: int, dtype: str, nodata: float,
+    def writer(self, final: Path, grid: Grid, count: int, dtype: str, nodata: Optional[float],
                descriptions: Optional[List[str]] = None) -> StripWriter:
         check_free_space(final.parent, grid.width * grid.height * count * np.dtype(dtype).itemsize * 0.5)
         return StripWriter(self.temp_path(final), grid, count, dtype, nodata, descriptions)

@@ -187,8 +187,8 @@ def open_safe(path: str | Path) -> SafeProduct:
             names = zf.namelist()
             roots = {PurePosixPath(n).parts[0] for n in names if "/" in n}
             top = sorted(roots)[0] if len(roots) == 1 else ""
-            rel = [n[len(top) + 1:] if top and n.startswith(top + "/") else n for n in names]
-            mtd_name = _find_mtd(rel, str(path))
+            rel_names = [n[len(top) + 1:] if top and n.startswith(top + "/") else n for n in names]
+            mtd_name = _find_mtd(rel_names, str(path))
             member = f"{top}/{mtd_name}" if top else mtd_name
             if zf.getinfo(member).file_size > MAX_METADATA_BYTES:
                 raise SafeProductError(f"The metadata {mtd_name} in {path.name} inflates to more than "

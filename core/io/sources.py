@@ -139,6 +139,8 @@ class RasterLayerSource:
 class SafeSource:
     """The bands of a .SAFE product, each read at the processing resolution."""
 
+    pool: Optional[ThreadPoolExecutor]
+
     def __init__(self, product: SafeProduct, bands: Sequence[str], resolution_m: int,
                  read_threads: int = DEFAULT_READ_THREADS) -> None:
         self.product = product

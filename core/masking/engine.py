@@ -153,8 +153,9 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                   f"{describe_pixel(grid)}; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches; "
                   f"cloud threshold {1 / (1 + decision[0]):.3g}, shadow threshold {1 / (1 + decision[1]):.3g}"
                   + (" (the card's calibration)." if decision == card.decision_weights else "."))
-    weights = {(t, b, l, r): patch_weights(patch, ov, t, b, l, r)
-               for t in (False, True) for b in (False, True) for l in (False, True) for r in (False, True)}
+    edges = (False, True)  # (top, bottom, left, right): whether the patch touches that image edge
+    weights = {(t, b, le, r): patch_weights(patch, ov, t, b, le, r)
+               for t in edges for b in edges for le in edges for r in edges}
     acc = np.zeros((k, patch, grid.width), np.float32)
     wsum = np.zeros((patch, grid.width), np.float32)
     total = len(ys) * len(xs)
@@ -164,7 +165,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
         raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
                                   [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
-        writer = AsyncWriter(lambda *a: _emit(*a, raw_writer, conf_writer, decision), clock)
+        writer = AsyncWriter(lambda a, s, v, w: _emit(a, s, v, w, raw_writer, conf_writer, decision), clock)
         try:
             for i, (data, valid) in enumerate(plan.reader):
                 y = ys[i]
@@ -197,6 +198,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
         raw_writer.close()
         t = time.perf_counter()
         if conf_writer:
+            assert conf_path is not None  # conf_writer exists only when conf_path was given
             conf_writer.close()
             outs.publish(conf_writer.path, conf_path, "AVERAGE", CONFIDENCE_STYLE)
         stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px, geometry)
@@ -242,5 +244,6 @@ def array_probabilities(predictor: Predictor, card: ModelCard, cube: np.ndarray,
     blended as a scene is; for labelled patches (benchmarks, fold scoring) that need no streaming."""
     _, h, w = cube.shape
     patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
-    data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]
+    # np.float32(list) returns a float32 ndarray; numpy's stubs accept only scalars there
+    data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]  # type: ignore[arg-type, index]
     return predict_blended(predictor, data, patch, min(card.overlap, patch // 2), batch_size)

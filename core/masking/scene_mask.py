@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..io.bands import DEFAULT_MASK_RESOLUTION_M
 from ..io.inputs import available_bands, open_band_source
@@ -16,6 +16,9 @@ from ..model.card import AUTO_MODEL, ModelCard, choose_bundled_model, load_card
 from ..model.runtime import cached_predictor, make_predictor
 from ..progress import Feedback
 from .engine import MaskResult, ScenePlan, plan_scene, run_mask
+
+if TYPE_CHECKING:
+    from ..io.sources import RasterLayerSource, SafeSource
 
 
 def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None,
@@ -64,7 +67,7 @@ class OpenedScene:
     """An input opened for masking, its first patch rows already being read."""
 
     card: ModelCard
-    source: object
+    source: SafeSource | RasterLayerSource  # what open_band_source returns
     plan: ScenePlan
     chosen: bool
 

@@ -58,6 +58,7 @@ class GeometryReport:
     def describe(self) -> str:
         if self.azimuth_deg is None:
             return f"shadow geometry skipped: {self.direction}"
+        assert self.reach_m is not None  # coarse_zone sets azimuth and reach together
         return (f"shadow geometry ({self.direction}: sun azimuth {self.azimuth_deg:.0f} deg, shadows up to "
                 f"{self.reach_m / 1000:.1f} km from their cloud): {self.removed} shadow pixels with no cloud "
                 f"to cast them made clear")
@@ -147,7 +148,8 @@ def work_factor(pixel_m: float) -> int:
     return max(1, int(round(WORK_PIXEL_M / pixel_m)))
 
 
-def coarse_masks(classes: np.ndarray, factor: int, nodata: int = NODATA) -> Tuple[np.ndarray, ...]:
+def coarse_masks(classes: np.ndarray, factor: int,
+                 nodata: int = NODATA) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cloud, unknown, shadow) on the coarse grid; `classes` rows must start on a coarse row."""
     return (block_any((classes == 1) | (classes == 2), factor), block_any(classes == nodata, factor),
             block_any(classes == SHADOW, factor))
@@ -156,6 +158,7 @@ def coarse_masks(classes: np.ndarray, factor: int, nodata: int = NODATA) -> Tupl
 def coarse_zone(cloud_c: np.ndarray, unknown_c: np.ndarray, shadow_c: np.ndarray, coarse_m: float,
                 sun: Optional[SunAngles]) -> Tuple[Optional[np.ndarray], GeometryReport]:
     """Coarse bool zone where shadow may lie (None: no geometry, keep every shadow)."""
+    azimuth: Optional[float]
     if sun is not None and all(math.isfinite(v) for v in (sun.zenith_deg, sun.azimuth_deg)) \
             and 0.0 <= sun.zenith_deg < 89.0:
         azimuth, how = sun.azimuth_deg, "sun angles"

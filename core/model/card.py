@@ -64,7 +64,8 @@ class ModelCard:
     @property
     def thresholds(self) -> Tuple[float, float]:
         """The card's calibrated decision as probability thresholds (cloud, shadow), see `weights_for`."""
-        return tuple(round(1.0 / (1.0 + w), 3) for w in self.decision_weights)
+        cloud, shadow = (round(1.0 / (1.0 + w), 3) for w in self.decision_weights)
+        return cloud, shadow
 
     def weights_for(self, cloud_threshold: Optional[float] = None,
                     shadow_threshold: Optional[float] = None) -> Tuple[float, float]:

@@ -84,4 +84,5 @@ def predict_blended(predict: Callable[[np.ndarray], np.ndarray], data: np.ndarra
             wt = patch_weights(patch, overlap, y == 0, y + patch == h, x == 0, x + patch == w)
             acc[:, y:y + patch, x:x + patch] += p * wt
             wsum[y:y + patch, x:x + patch] += wt
+    assert acc is not None  # patch_starts never returns an empty list, so the loop ran at least once
     return acc / wsum

@@ -55,6 +55,8 @@ class ReconstructionResult:
 class ImageReader:
     """Every band of the input, as stored, on the grid the output gets."""
 
+    safe: Optional[SafeSource]  # None for a plain raster
+
     def __init__(self, path: str | Path, card: InpaintCard, band_preset: Optional[str], band_mapping: Optional[str],
                  resolution_m: Optional[int], dn_scale: Optional[float], dn_offset: float) -> None:
         self.name = Path(path).name
@@ -123,6 +125,7 @@ class HoleReader:
         """Shadow pixels (unbuffered) of the window the holes were last read for (read again otherwise)."""
         if self._last is None or self._last[:2] != (int(window.row_off), int(window.height)):
             self(window)
+        assert self._last is not None  # __call__ has just set it
         return self._last[2] == SHADOW_CLASS
 
     def count(self, rows: int = 1024) -> Tuple[int, int, int]:
@@ -237,6 +240,7 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Pat
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
         outs.publish(writer.path, output, "AVERAGE", style)
         if src_writer is not None:
+            assert source is not None  # src_writer exists only when source was given
             src_writer.close()
             outs.publish(src_writer.path, Path(source), "NEAREST",
                          write_style(paletted_style(SOURCE_ENTRIES), Path(tmp) / "source.qml"))

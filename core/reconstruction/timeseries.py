@@ -210,7 +210,7 @@ def check_inputs(inputs: Sequence[str | Path]) -> None:
             raise InputError(f"The input {path} does not exist.")
 
 
-def check_series_outputs(output: str | Path, source_output: Optional[str | Path], inputs: Sequence[str | Path],
+def check_series_outputs(output: str | Path, source_output: Optional[str | Path], inputs: Sequence[Optional[str | Path]],
                          what: str) -> Tuple[Path, Path]:
     """The output and its source raster (default `<stem>_source.tif`), neither overwriting an input."""
     from ..io.output_guard import guard_outputs
@@ -233,7 +233,7 @@ def open_series(inputs: Sequence[str | Path], reference: int, dates: Optional[Se
     bands = series_bands(inputs[reference], band_preset, band_mapping)
     sources: list = []
     try:
-        for i, path in enumerate(inputs):
+        for path in inputs:
             try:
                 sources.append(open_band_source(path, bands, resolution_m, band_preset, band_mapping))
             except BandMappingError as exc:
@@ -277,8 +277,9 @@ def attach_masks(series: TimeSeries, masks: Optional[Sequence[Optional[str | Pat
                             feedback=SubFeedback(feedback, progress[0] + k * share, progress[0] + (k + 1) * share))
         masks[i] = result.mask_path
     for m in masks:
+        assert m is not None  # every missing mask was computed above
         series.masks.append(MaskReader(m, series.grid, buffer_px))
 
 
-__all__ = ["TimeSeries", "GridRaster", "MaskReader", "check_inputs", "check_series_outputs", "open_series", "attach_masks", "same_grid",
-           "series_bands"]
+__all__ = ["TimeSeries", "GridRaster", "MaskReader", "check_inputs", "check_series_outputs", "open_series", "attach_masks",
+           "same_grid", "series_bands"]

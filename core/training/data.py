@@ -213,7 +213,7 @@ class PatchSampler:
         """Batches of patches, hard labels and targets (see draw_targets)."""
         while True:
             drawn = [self.draw_targets() for _ in range(batch_size)]
-            yield tuple(np.stack([d[k] for d in drawn]) for k in range(3))  # type: ignore[misc]
+            yield tuple(np.stack([d[k] for d in drawn]) for k in range(3))
 
 
 def hard_targets(label: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ def export_onnx(model, path: Path, bands: int, patch: int, fp16: bool = False) -
         wrapped, dummy = wrapped.half(), dummy.half()
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():
-        torch.onnx.export(wrapped, dummy, str(path), input_names=["reflectance"], output_names=["probabilities"],
+        torch.onnx.export(wrapped, (dummy,), str(path), input_names=["reflectance"], output_names=["probabilities"],
                           dynamic_axes={"reflectance": {0: "n", 2: "h", 3: "w"},
                                         "probabilities": {0: "n", 2: "h", 3: "w"}},
                           opset_version=17, dynamo=False)

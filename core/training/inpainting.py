@@ -116,6 +116,7 @@ def build_model(config: InpaintConfig):
     if config.zero_init:   # start as the interpolation exactly; training moves it from there
         last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
         torch.nn.init.zeros_(last.weight)
+        assert last.bias is not None  # every candidate head's last Conv2d has a bias (PyTorch's default)
         torch.nn.init.zeros_(last.bias)
 
     class Residual(torch.nn.Module):
@@ -207,7 +208,7 @@ def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card
     dummy = torch.zeros(1, bands + 1, config.patch, config.patch)
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode():
-        torch.onnx.export(model, dummy, str(path), input_names=["masked_reflectance"], output_names=["reflectance"],
+        torch.onnx.export(model, (dummy,), str(path), input_names=["masked_reflectance"], output_names=["reflectance"],
                           dynamic_axes={"masked_reflectance": {0: "n", 2: "h", 3: "w"},
                                         "reflectance": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
         sample = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, bands + 1, 64, 64)).astype(np.float32))

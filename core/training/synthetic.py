@@ -38,8 +38,8 @@ IGNORE = 255
 def fractal_field(shape: Tuple[int, int], rng: np.random.Generator, beta: float = 3.2) -> np.ndarray:
     """Gaussian random field with a 1/f^beta power spectrum, scaled to [0, 1]."""
     h, w = shape
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
+    fy = np.fft.fftfreq(h, d=1.0)[:, None]  # d=1.0 is numpy's default; the stubs lack it
+    fx = np.fft.rfftfreq(w, d=1.0)[None, :]
     f = np.sqrt(fx * fx + fy * fy)
     f[0, 0] = 1.0
     amplitude = f ** (-beta / 2)

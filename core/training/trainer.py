@@ -92,6 +92,8 @@ def _balanced_accuracies(conf: np.ndarray) -> Dict[str, float]:
 
 
 class Trainer:
+    history: List[Dict[str, float]]  # one validation record per epoch
+
     def __init__(self, config: TrainConfig, scenes: Sequence[Scene], workdir: Path,
                  feedback: Optional[Feedback] = None, init_weights: Optional[Path] = None) -> None:
         import torch
