@@ -87,9 +87,10 @@ class RasterLayerSource:
 
     def __init__(self, path: str, mapping: Mapping[str, int], bands: Sequence[str],
                  resolution_m: Optional[int] = None, dn_scale: Optional[float] = None,
-                 dn_offset: float = 0.0) -> None:
+                 dn_offset: float = 0.0, ds: Optional[rasterio.DatasetReader] = None) -> None:
+        """`ds`: the raster already open (core.io.inputs.open_input); the source closes it."""
         self.path = str(path)
-        self.ds = open_raster(self.path)
+        self.ds = ds if ds is not None else open_raster(self.path)
         try:
             require_crs(self.ds, self.path)
         except InputError:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ..io.bands import DEFAULT_MASK_RESOLUTION_M
-from ..io.inputs import available_bands, open_band_source
+from ..io.input_checks import check_scaling
+from ..io.inputs import open_band_source, open_input
 from ..model.card import AUTO_MODEL, ModelCard, choose_bundled_model, load_card
 from ..model.runtime import cached_predictor, make_predictor
 from ..progress import Feedback
@@ -83,10 +84,12 @@ def open_scene(input: str | Path, model: Optional[str] = None,
                overlap: Optional[int] = None) -> OpenedScene:
     """Choose the model, open the bands it needs and start reading (core.masking.engine.plan_scene)."""
     chosen = not model or model == AUTO_MODEL
-    if chosen:
-        model = choose_bundled_model(available_bands(input, band_preset, band_mapping, dn_offset))
-    card = load_card(model)
-    source = open_band_source(input, card.bands, resolution_m, band_preset, band_mapping, dn_scale, dn_offset)
+    card = None if chosen else load_card(model)  # a model that cannot run is refused before the input is read
+    check_scaling(dn_scale, dn_offset)
+    with open_input(input, band_preset, band_mapping, dn_offset) as opened:  # opened once, read by all below
+        if card is None:
+            card = load_card(choose_bundled_model(opened.bands))
+        source = open_band_source(opened, card.bands, resolution_m, dn_scale=dn_scale)
     try:
         return OpenedScene(card, source, plan_scene(source, card, patch_size, overlap), chosen)
     except BaseException:
