@@ -140,8 +140,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         self.remember_destination(self.CONFIDENCE, confidence)
         with engine_errors():
             result = cloud_mask(
-                source, output, confidence, model or None, resolution,
-                preset, mapping,
+                source, output, confidence, model=model or None, resolution_m=resolution,
+                band_preset=preset, band_mapping=mapping,
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                 patch_size=int(patch) if patch else None,

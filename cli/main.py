@@ -227,11 +227,12 @@ def _run(args, feedback) -> int:
         feedback.close()
         return code
     if args.command == "cloudmask":
-        result = cloud_mask(args.input, args.output, args.confidence, args.model, args.resolution,
-                            args.bands, args.band_mapping, args.dn_scale, args.dn_offset, args.device,
-                            args.engine, args.batch_size, args.patch_size or None, args.overlap, args.buffer, feedback,
-                            shadow_geometry=not args.no_shadow_geometry, cloud_threshold=args.cloud_threshold,
-                            shadow_threshold=args.shadow_threshold)
+        result = cloud_mask(args.input, args.output, args.confidence, model=args.model, resolution_m=args.resolution,
+                            band_preset=args.bands, band_mapping=args.band_mapping, dn_scale=args.dn_scale,
+                            dn_offset=args.dn_offset, device=args.device, engine=args.engine,
+                            batch_size=args.batch_size, patch_size=args.patch_size or None, overlap=args.overlap,
+                            buffer_px=args.buffer, feedback=feedback, shadow_geometry=not args.no_shadow_geometry,
+                            cloud_threshold=args.cloud_threshold, shadow_threshold=args.shadow_threshold)
     else:
         result = scl_mask(args.input, args.output, args.resolution, args.buffer, args.scl_band, feedback)
     feedback.close()

@@ -58,7 +58,7 @@ def _open_ahead(product: Path, options: BatchOptions):
     """The next product opened with its reading started, or None (its error then comes when it is processed)."""
     from ..masking.scene_mask import open_scene
     try:
-        return open_scene(product, options.model, options.resolution_m)
+        return open_scene(product, model=options.model, resolution_m=options.resolution_m)
     except (CloudFreeError, OSError):
         return None
 

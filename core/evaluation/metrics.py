@@ -29,7 +29,3 @@ def binary_counts(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
     pred, ref = pred.astype(bool).ravel(), ref.astype(bool).ravel()
     return np.array([np.sum(pred & ref), np.sum(pred & ~ref), np.sum(~pred & ref), np.sum(~pred & ~ref)],
                     np.int64)
-
-
-def binary_scores(pred: np.ndarray, ref: np.ndarray) -> Dict[str, float]:
-    return scores_from_counts(*map(float, binary_counts(pred, ref)))

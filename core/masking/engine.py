@@ -108,39 +108,55 @@ def plan_scene(source: BandSource, card: ModelCard, patch_size: Optional[int] = 
     return ScenePlan(source, card, patch, ov, ys, xs, clock, reader)
 
 
-def run_mask(source: BandSource, predictor: Predictor, card: ModelCard, output: str | Path,
-             confidence: Optional[str | Path] = None, patch_size: Optional[int] = None,
-             overlap: Optional[int] = None, batch_size: int = 4, buffer_px: int = 0,
-             feedback: Optional[Feedback] = None, plan: Optional[ScenePlan] = None,
-             shadow_geometry: bool = True, cloud_threshold: Optional[float] = None,
-             shadow_threshold: Optional[float] = None) -> MaskResult:
-    """Mask one scene and write the class raster (and optional confidence) atomically.
+@dataclass(frozen=True)
+class MaskOptions:
+    """How a scene is masked, whatever the model and input: one value from the API down to the engine.
+
+    `batch_size`: patches per inference call.  `buffer_px`: clouds and
+    shadows grown by this many pixels.  `shadow_geometry`: shadow that no
+    cloud can cast (core.masking.shadow_geometry, with the source's sun angles
+    when it has them) becomes clear.  `cloud_threshold` / `shadow_threshold`:
+    the probability at which cloud or shadow wins (ModelCard.weights_for);
+    None keeps the card's calibration.
+    """
+
+    batch_size: int = 4
+    buffer_px: int = 0
+    shadow_geometry: bool = True
+    cloud_threshold: Optional[float] = None
+    shadow_threshold: Optional[float] = None
+
+    def check(self, card: ModelCard) -> Tuple[float, float]:
+        """Refuse a bad option before any pixel is read; the decision weights the thresholds give."""
+        if self.batch_size < 1:
+            raise InputError("The batch size must be at least 1.")
+        if self.buffer_px < 0:
+            raise InputError("The buffer must be 0 or more pixels.")
+        return card.weights_for(self.cloud_threshold, self.shadow_threshold)
+
+
+def run_mask(plan: ScenePlan, predictor: Predictor, output: str | Path, *,
+             confidence: Optional[str | Path] = None, options: Optional[MaskOptions] = None,
+             feedback: Optional[Feedback] = None) -> MaskResult:
+    """Mask one planned scene (plan_scene) and write the class raster (and optional confidence) atomically.
 
     Reading, inference and writing run on three threads (core.masking.pipeline);
-    `plan` is a scene whose reading a batch already started (plan_scene).
-    `shadow_geometry`: shadow that no cloud can cast (core.masking.shadow_geometry,
-    with the source's sun angles when it has them) becomes clear.
-    `cloud_threshold` / `shadow_threshold`: the probability at which cloud
-    or shadow wins (ModelCard.weights_for); None keeps the card's calibration.
+    the plan's first rows may already be read (a batch opens the next scene
+    ahead).  The plan is closed when this returns.
     """
     feedback = feedback or Feedback()
+    options = options or MaskOptions()
     started = time.perf_counter()
     try:
-        if batch_size < 1:
-            raise InputError("The batch size must be at least 1.")
-        if buffer_px < 0:
-            raise InputError("The buffer must be 0 or more pixels.")
+        weights = options.check(plan.card)
         output = check_output_path(output)
         conf_path = check_output_path(confidence) if confidence else None
-        guard_outputs([output, conf_path], source_inputs(source))
-        weights = card.weights_for(cloud_threshold, shadow_threshold)  # a bad threshold is refused before reading
-        plan = plan or plan_scene(source, card, patch_size, overlap)
-        geometry = scene_geometry(source) if shadow_geometry else None
-        return _masked(plan, predictor, output, conf_path, batch_size, buffer_px, feedback, started, geometry,
-                       weights)
+        guard_outputs([output, conf_path], source_inputs(plan.source))
+        geometry = scene_geometry(plan.source) if options.shadow_geometry else None
+        return _masked(plan, predictor, output, conf_path, options.batch_size, options.buffer_px, feedback, started,
+                       geometry, weights)
     finally:
-        if plan is not None:
-            plan.close()
+        plan.close()
 
 
 def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Optional[Path], batch_size: int,

@@ -16,13 +16,13 @@ from ..io.inputs import open_band_source, open_input
 from ..model.card import AUTO_MODEL, ModelCard, choose_bundled_model, load_card
 from ..model.runtime import cached_predictor, make_predictor
 from ..progress import Feedback
-from .engine import MaskResult, ScenePlan, plan_scene, run_mask
+from .engine import MaskOptions, MaskResult, ScenePlan, plan_scene, run_mask
 
 if TYPE_CHECKING:
     from ..io.sources import RasterLayerSource, SafeSource
 
 
-def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None,
+def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str | Path] = None, *,
                model: Optional[str] = None, resolution_m: Optional[int] = DEFAULT_MASK_RESOLUTION_M,
                band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                dn_scale: Optional[float] = None, dn_offset: float = 0.0,
@@ -46,8 +46,9 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
     calibrated ones (lower finds more; ModelCard.weights_for).
     """
     feedback = feedback or Feedback()
-    scene = opened or open_scene(input, model, resolution_m, band_preset, band_mapping, dn_scale, dn_offset,
-                                 patch_size, overlap)
+    scene = opened or open_scene(input, model=model, resolution_m=resolution_m, band_preset=band_preset,
+                                 band_mapping=band_mapping, dn_scale=dn_scale, dn_offset=dn_offset,
+                                 patch_size=patch_size, overlap=overlap)
     try:
         if scene.chosen:
             feedback.info(f"Model chosen for the input's bands: {scene.card.name}")
@@ -56,9 +57,8 @@ def cloud_mask(input: str | Path, output: str | Path, confidence: Optional[str |
                           f"{resolution_m} m.")
         predictor = (cached_predictor(scene.card, engine, device) if keep_session
                      else make_predictor(scene.card, engine=engine, device=device))
-        return run_mask(scene.source, predictor, scene.card, output, confidence, patch_size, overlap,
-                        batch_size, buffer_px, feedback, scene.plan, shadow_geometry, cloud_threshold,
-                        shadow_threshold)
+        options = MaskOptions(batch_size, buffer_px, shadow_geometry, cloud_threshold, shadow_threshold)
+        return run_mask(scene.plan, predictor, output, confidence=confidence, options=options, feedback=feedback)
     finally:
         scene.close()
 
@@ -77,7 +77,7 @@ class OpenedScene:
         self.source.close()
 
 
-def open_scene(input: str | Path, model: Optional[str] = None,
+def open_scene(input: str | Path, *, model: Optional[str] = None,
                resolution_m: Optional[int] = DEFAULT_MASK_RESOLUTION_M,
                band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                dn_scale: Optional[float] = None, dn_offset: float = 0.0, patch_size: Optional[int] = None,

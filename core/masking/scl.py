@@ -28,9 +28,8 @@ from ..io.safe import open_safe
 from ..io.safe_integrity import verify_band_files
 from ..io.sources import checked_read, open_raster
 
-SCL_NAMES = {0: "no data", 1: "saturated or defective", 2: "dark area pixels", 3: "cloud shadows",
-             4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified",
-             8: "cloud medium probability", 9: "cloud high probability", 10: "thin cirrus", 11: "snow"}
+#: SCL 2 dark area, 4 vegetation, 5 not vegetated, 6 water, 7 unclassified, 11 snow -> clear; 8, 9 cloud medium
+#: and high probability -> thick; 10 thin cirrus -> thin; 3 cloud shadow -> shadow; 0 no data, 1 defective -> no data
 SCL_TO_CLASS = np.full(256, NODATA_CLASS, np.uint8)
 SCL_TO_CLASS[[2, 4, 5, 6, 7, 11]] = 0
 SCL_TO_CLASS[[8, 9]] = 1

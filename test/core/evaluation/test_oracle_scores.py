@@ -12,7 +12,7 @@ from rasterio.transform import from_origin
 
 from cloudfree.core.evaluation.masks import (ANY_CLOUD, NOT_CLOUD, Evaluation, evaluate_rasters, format_table, groups_for,
                                        parse_scheme, write_scores)
-from cloudfree.core.evaluation.metrics import binary_counts, binary_scores, scores_from_counts
+from cloudfree.core.evaluation.metrics import binary_counts, scores_from_counts
 
 
 def test_scores_of_6_tp_2_fp_4_fn_8_tn():
@@ -45,8 +45,9 @@ def test_binary_counts_in_tp_fp_fn_tn_order():
     pred = np.array([1, 1, 1, 0, 0, 0, 0, 1, 0], bool)
     ref = np.array([1, 0, 0, 1, 1, 1, 0, 1, 0], bool)
     assert binary_counts(pred, ref).tolist() == [2, 2, 3, 2]
-    assert binary_scores(pred, ref)["producers_accuracy"] == pytest.approx(2 / 5)
-    assert binary_scores(pred, ref)["users_accuracy"] == pytest.approx(2 / 4)
+    scores = scores_from_counts(*binary_counts(pred, ref))
+    assert scores["producers_accuracy"] == pytest.approx(2 / 5)
+    assert scores["users_accuracy"] == pytest.approx(2 / 4)
 
 
 def _asymmetric_pair():
