@@ -109,8 +109,15 @@ def _check_output(probs: np.ndarray, card: ModelCard) -> np.ndarray:
     return softmax(probs) if card.output == "logits" else probs
 
 
-class OnnxPredictor(Predictor):
-    def __init__(self, card: ModelCard, device: str = "auto", threads: Optional[int] = None) -> None:
+class OnnxSession:
+    """An ONNX Runtime session on the best provider for `device`, for every kind of model (masks, inpainting).
+
+    `description` names the provider that runs and, when CUDA was possible
+    but is not used, why.  `device="cuda"` that cannot be honoured is an
+    error, not a silent CPU run.
+    """
+
+    def __init__(self, path: Path, device: str = "auto", threads: Optional[int] = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -125,22 +132,17 @@ class OnnxPredictor(Predictor):
         printed = io.StringIO()  # onnxruntime prints "EP Error ..." when a provider fails and it falls back
         try:
             with contextlib.redirect_stdout(printed):
-                self.session = ort.InferenceSession(str(card.onnx_path), options, providers=provider_args)
+                self.session = ort.InferenceSession(str(path), options, providers=provider_args)
         except Exception as exc:  # onnxruntime raises its own non-builtin exception types
-            raise ModelCardError(f"ONNX Runtime cannot load {card.onnx_path.name}: {exc}") from exc
+            raise ModelCardError(f"ONNX Runtime cannot load {Path(path).name}: {exc}") from exc
         ep_error = next((line[len("EP Error "):].split(" when using ")[0].strip()
                          for line in printed.getvalue().splitlines() if line.startswith("EP Error ")), None)
         if printed.getvalue() and ep_error is None and sys.stdout is not None:
             sys.stdout.write(printed.getvalue())
         inp = self.session.get_inputs()[0]
-        channels = inp.shape[1] if len(inp.shape) == 4 else None
-        if isinstance(channels, int) and channels != len(card.bands):
-            raise ModelCardError(
-                f"The model card of {card.onnx_path.name} lists {len(card.bands)} bands but the "
-                f"model takes {channels} input channels; the card does not belong to this model.")
+        self.input = inp
         self.input_name = inp.name
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
-        self.card = card
         used = self.session.get_providers()
         gpu_failed = "CUDAExecutionProvider" in available and not any(p in used for p in GPU_PROVIDERS)
         self.reason = cuda_reason(device, available, used,
@@ -152,6 +154,25 @@ class OnnxPredictor(Predictor):
         self.description = f"ONNX Runtime {ort.__version__} on {used[0]}"
         if self.reason:
             self.description += f" ({self.reason})"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The first output for one input batch, in the model's input precision."""
+        return self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})[0]
+
+
+class OnnxPredictor(Predictor):
+    def __init__(self, card: ModelCard, device: str = "auto", threads: Optional[int] = None) -> None:
+        self.onnx = OnnxSession(card.onnx_path, device, threads)
+        self.session = self.onnx.session
+        inp = self.onnx.input
+        channels = inp.shape[1] if len(inp.shape) == 4 else None
+        if isinstance(channels, int) and channels != len(card.bands):
+            raise ModelCardError(
+                f"The model card of {card.onnx_path.name} lists {len(card.bands)} bands but the "
+                f"model takes {channels} input channels; the card does not belong to this model.")
+        self.input_name, self.input_dtype = self.onnx.input_name, self.onnx.input_dtype
+        self.card = card
+        self.reason, self.description = self.onnx.reason, self.onnx.description
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})[0]

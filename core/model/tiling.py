@@ -65,14 +65,20 @@ def fit_patch_size(requested: int, width: int, height: int, multiple: int) -> in
 
 
 def predict_blended(predict: Callable[[np.ndarray], np.ndarray], data: np.ndarray, patch: int, overlap: int,
-                    batch: int = 4) -> np.ndarray:
-    """(classes, H, W) blended outputs of `predict` over overlapping patches of a (bands, H, W) array.
+                    batch: int = 4, keep: Optional[Callable[[int, int], bool]] = None) -> np.ndarray:
+    """(outputs, H, W) blended outputs of `predict` over overlapping patches of a (bands, H, W) array.
 
-    For arrays that fit in memory (benchmarks, fold scoring); whole scenes
-    stream through core/masking/engine.py, which blends with the same weights.
+    The one in-memory tiled prediction: the array API, fold scoring, the
+    benchmark and the inpainter's blocks; whole scenes stream through
+    core/masking/engine.py, which blends patch rows with the same weights.
+    `keep(y, x)`: predict only the patches it accepts (the inpainter skips
+    patches without a hole); pixels no kept patch covers come out 0.
     """
     _, h, w = data.shape
-    jobs = [(y, x) for y in patch_starts(h, patch, overlap) for x in patch_starts(w, patch, overlap)]
+    jobs = [(y, x) for y in patch_starts(h, patch, overlap) for x in patch_starts(w, patch, overlap)
+            if keep is None or keep(y, x)]
+    if not jobs:
+        return np.zeros((0, h, w), np.float32)
     acc: Optional[np.ndarray] = None
     wsum = np.zeros((h, w), np.float32)
     for i in range(0, len(jobs), batch):
@@ -84,5 +90,5 @@ def predict_blended(predict: Callable[[np.ndarray], np.ndarray], data: np.ndarra
             wt = patch_weights(patch, overlap, y == 0, y + patch == h, x == 0, x + patch == w)
             acc[:, y:y + patch, x:x + patch] += p * wt
             wsum[y:y + patch, x:x + patch] += wt
-    assert acc is not None  # patch_starts never returns an empty list, so the loop ran at least once
-    return acc / wsum
+    assert acc is not None  # jobs is not empty, so the loop ran at least once
+    return acc / np.maximum(wsum, 1e-12)

@@ -17,7 +17,8 @@ from ..errors import InputError, ModelCardError
 from .inpaint_input import INPUT_VERSION, interpolate_holes, network_input, patch_statistics
 from ..model.card import MODELS_DIR, sha256_of
 from ..progress import Feedback
-from ..model.tiling import fit_patch_size, patch_starts, patch_weights
+from ..model.runtime import OnnxSession
+from ..model.tiling import fit_patch_size, predict_blended
 
 DEFAULT_RECONSTRUCTION_MODEL = "cloudfree_inpaint_s2"
 MIN_CLEAR_SHARE = 0.1   # a patch with fewer clear pixels is normalised by the fallback statistics
@@ -60,10 +61,9 @@ def load_inpaint_card(model: Optional[str] = None) -> InpaintCard:
                        int(raw["input_multiple"]), raw)
 
 
-def open_inpaint_session(card: InpaintCard):
-    """One ONNX Runtime session, opened once per run and shared by every block."""
-    import onnxruntime as ort  # deferred: the plugin loads without ONNX Runtime
-    return ort.InferenceSession(str(card.path), providers=["CPUExecutionProvider"])
+def open_inpaint_session(card: InpaintCard, device: str = "auto") -> OnnxSession:
+    """One session, opened once per run and shared by every block, on the providers masks use (GPU when there)."""
+    return OnnxSession(card.path, device)
 
 
 def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]:
@@ -73,33 +73,36 @@ def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]
     return patch_statistics(refl[None], hole[None])
 
 
-def _predict(session, card: InpaintCard, cube: np.ndarray, hole: np.ndarray, fallback: Statistics,
+def _predict(session: OnnxSession, card: InpaintCard, cube: np.ndarray, hole: np.ndarray, fallback: Statistics,
              feedback: Feedback) -> np.ndarray:
-    """Tiled, blended network prediction (reflectance) of the model's bands.
+    """Tiled, blended network prediction (reflectance) of the model's bands, on the patches that hold a hole.
 
     Each patch is normalised by its own clear pixels, as in training; a patch
     with too few clear pixels takes the `fallback` statistics (the scene's).
+    The tiling and blending are the masks' (core.model.tiling.predict_blended).
     """
     _, h, w = cube.shape
+    if not hole.any():
+        return cube.copy()
     patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
     ov = min(card.overlap, patch // 2)
-    acc = np.zeros(cube.shape, np.float32)
-    wsum = np.zeros((h, w), np.float32)
-    jobs = [(y, x0) for y in patch_starts(h, patch, ov) for x0 in patch_starts(w, patch, ov)
-            if hole[y:y + patch, x0:x0 + patch].any()]
-    name = session.get_inputs()[0].name
-    for y, x0 in jobs:
-        feedback.check()
-        c, m = cube[None, :, y:y + patch, x0:x0 + patch], hole[None, y:y + patch, x0:x0 + patch]
-        mean, std = patch_statistics(c, m) if (~m).mean() > MIN_CLEAR_SHARE else fallback
-        pred = session.run(None, {name: network_input((c - mean) / std, m)})[0] * std + mean
-        wt = patch_weights(patch, ov, y == 0, y + patch == h, x0 == 0, x0 + patch == w)
-        acc[:, y:y + patch, x0:x0 + patch] += pred[0] * wt
-        wsum[y:y + patch, x0:x0 + patch] += wt
-    return acc / np.maximum(wsum, 1e-12)
+
+    def predict(batch: np.ndarray) -> np.ndarray:  # the hole rides along as the last channel
+        out = []
+        for stacked in batch:
+            feedback.check()
+            c, m = stacked[None, :-1], stacked[None, -1] > 0.5
+            mean, std = patch_statistics(c, m) if (~m).mean() > MIN_CLEAR_SHARE else fallback
+            out.append(session.run(network_input((c - mean) / std, m))[0] * std[0] + mean[0])
+        return np.stack(out)
+
+    stacked = np.concatenate([cube, hole[None].astype(np.float32)])
+    return predict_blended(predict, stacked, patch, ov, batch=1,
+                           keep=lambda y, x: bool(hole[y:y + patch, x:x + patch].any()))
 
 
-def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: InpaintCard, session=None,
+def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: InpaintCard,
+               session: Optional[OnnxSession] = None,
                fallback: Optional[Statistics] = None, feedback: Optional[Feedback] = None) -> np.ndarray:
     """(bands, H, W) reflectance with the `hole` pixels filled: the network for the bands it
     knows, normalised-convolution interpolation for the others; other pixels unchanged.

@@ -22,6 +22,7 @@ from rasterio.windows import Window
 from ..io.dn import DnCodec
 from ..errors import InputError
 from ..io.grid import Grid
+from ..model.runtime import OnnxSession
 from .inpainter import InpaintCard, load_inpaint_card, open_inpaint_session
 from ..io.inputs import is_safe_input, raster_mapping
 from ..masking.morphology import dilate
@@ -173,7 +174,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                 dn_scale: Optional[float] = None, dn_offset: float = 0.0, mask_classes: Sequence[int] = (1, 2, 3),
                 buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
                 feedback: Optional[Feedback] = None,
-                max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True) -> ReconstructionResult:
+                max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True,
+                device: str = "auto") -> ReconstructionResult:
     """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
 
     `resolution_m` applies to products (default 20 m; every band is read at it).
@@ -181,7 +183,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     larger (one image cannot show what lies under most of itself).
     `relight`: shadow pixels (class 3, when filled at all) are relit from
     their own values (core.reconstruction.relight) instead of painted over; they do not
-    count as invented for `max_masked_percent`.
+    count as invented for `max_masked_percent`.  `device`: where the inpainting network
+    runs (auto: a GPU when ONNX Runtime has one; cuda that cannot be used is an error).
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -191,6 +194,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     source = check_output_path(source) if source else None
     guard_outputs([output, source], [input, mask])
     card = load_inpaint_card(model)
+    session = open_inpaint_session(card, device)  # a device that cannot be used is refused before any reading
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
     holes = None
     try:
@@ -208,7 +212,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
                       + (f", {n_shadow} shadow pixels to relight." if relit else "."))
-        filled = _write(image, holes, card, output, source, max_memory_mb, feedback, relit)
+        filled = _write(image, holes, card, session, output, source, max_memory_mb, feedback, relit)
     finally:
         image.close()
         if holes is not None:
@@ -218,7 +222,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                                 time.perf_counter() - started)
 
 
-def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Path, source: Optional[str | Path],
+def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, session: OnnxSession, output: Path,
+           source: Optional[str | Path],
            max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
         writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
@@ -234,7 +239,7 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, output: Pat
                 src_writer.write(codes, window)
 
         filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
-                                open_inpaint_session(card), max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
+                                session, max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
                                 read_shadow=holes.shadows if relight else None)
         writer.close()
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
