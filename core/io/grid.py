@@ -29,9 +29,17 @@ class Grid:
         """(window to read, with up to `halo` rows of context above and below; the strip itself; the offset
         of the strip's first row in the read window), for filters whose result needs neighbours."""
         for strip in self.strips(rows):
-            top = max(0, int(strip.row_off) - halo)
-            bottom = min(self.height, int(strip.row_off + strip.height) + halo)
-            yield Window(0, top, self.width, bottom - top), strip, int(strip.row_off) - top
+            read, inner = with_halo(strip, halo, self.height)
+            yield read, strip, inner.start
+
+
+def with_halo(window: Window, halo: int, height: int) -> Tuple[Window, slice]:
+    """`window` grown by up to `halo` rows above and below (clipped to a raster `height` rows high), and the
+    rows of `window` within it: the one way a filter that needs neighbours (a buffer, SSIM, inpainting
+    context) reads a strip."""
+    top, rows = int(window.row_off), int(window.height)
+    lo, hi = max(0, top - halo), min(height, top + rows + halo)
+    return Window(window.col_off, lo, window.width, hi - lo), slice(top - lo, top - lo + rows)
 
 
 def pixel_metres_xy(crs, transform: Affine, width: int, height: int) -> Tuple[float, float]:

@@ -14,7 +14,7 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import InputError
-from ..io.grid import Grid
+from ..io.grid import Grid, with_halo
 from ..model.card import MASK_CLASSES, NODATA_CLASS
 from .morphology import buffer_classes
 from ..io.outputs import MASK_STYLE, OutputSet
@@ -76,17 +76,16 @@ def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, 
         rewrite = buffer_px > 0 or (zone is not None and zone.zone is not None)
         if rewrite:
             writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
-        for y in range(0, grid.height, STRIP_ROWS):
-            h = min(STRIP_ROWS, grid.height - y)
-            top, bottom = max(0, y - buffer_px), min(grid.height, y + h + buffer_px)
-            block = src.read(1, window=Window(0, top, grid.width, bottom - top))
+        for strip in grid.strips(STRIP_ROWS):
+            read, inner = with_halo(strip, buffer_px, grid.height)
+            block = src.read(1, window=read)
             if zone is not None:
-                shadow_before = int((block[y - top:y - top + h] == 3).sum())
-                block, _ = zone.apply(block, top)
-                removed += shadow_before - int((block[y - top:y - top + h] == 3).sum())
-            block = buffer_classes(block, buffer_px)[y - top:y - top + h]
+                shadow_before = int((block[inner] == 3).sum())
+                block, _ = zone.apply(block, int(read.row_off))
+                removed += shadow_before - int((block[inner] == 3).sum())
+            block = buffer_classes(block, buffer_px)[inner]
             if rewrite:
-                writer.write(block, Window(0, y, grid.width, h))
+                writer.write(block, strip)
             counts += np.bincount(block.ravel(), minlength=256)
     if rewrite:
         writer.close()

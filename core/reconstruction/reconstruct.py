@@ -21,7 +21,7 @@ from rasterio.windows import Window
 
 from ..io.dn import DnCodec
 from ..errors import InputError
-from ..io.grid import Grid
+from ..io.grid import Grid, with_halo
 from ..model.runtime import OnnxSession
 from .inpainter import InpaintCard, load_inpaint_card, open_inpaint_session
 from ..io.inputs import is_safe_input, raster_mapping
@@ -115,12 +115,12 @@ class HoleReader:
         self._last: Optional[Tuple[int, int, np.ndarray]] = None  # (top, rows, classes) of the last window
 
     def __call__(self, window: Window) -> np.ndarray:
-        b, top, rows = self.buffer_px, int(window.row_off), int(window.height)
-        lo, hi = max(0, top - b), min(self.grid.height, top + rows + b)
-        block = self.mask.read(Window(0, lo, self.grid.width, hi - lo))
-        self._last = (top, rows, block[top - lo:top - lo + rows])
+        b = self.buffer_px
+        read, inner = with_halo(Window(0, window.row_off, self.grid.width, window.height), b, self.grid.height)
+        block = self.mask.read(read)
+        self._last = (int(window.row_off), int(window.height), block[inner])
         hole = np.isin(block, self.classes)
-        return dilate(hole, b)[top - lo:top - lo + rows] if b > 0 else hole
+        return dilate(hole, b)[inner] if b > 0 else hole
 
     def shadows(self, window: Window) -> np.ndarray:
         """Shadow pixels (unbuffered) of the window the holes were last read for (read again otherwise)."""

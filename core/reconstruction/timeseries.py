@@ -24,7 +24,7 @@ from rasterio.windows import Window
 
 from ..io.dates import input_dates
 from ..errors import BandMappingError, InputError
-from ..io.grid import Grid
+from ..io.grid import Grid, with_halo
 from ..io.band_guess import guess_mapping
 from ..io.inputs import available_bands, is_safe_input, open_band_source, raster_mapping
 from ..model.card import NODATA_CLASS
@@ -132,17 +132,15 @@ class MaskReader:
 
     def read(self, window: Window) -> np.ndarray:
         """Classes (uint8, 255 = no data) of a full-width window, buffered with halo rows."""
-        b, top = self.buffer_px, int(window.row_off)
-        lo, hi = max(0, top - b), min(self.grid.height, top + int(window.height) + b)
-        values, covered = self.raster.read(Window(window.col_off, lo, window.width, hi - lo))
+        read, inner = with_halo(window, self.buffer_px, self.grid.height)
+        values, covered = self.raster.read(read)
         block = np.where(covered, values, NODATA_CLASS)
         bad = ~np.isin(block, MASK_VALUES)
         if bad.any():
             raise InputError(
                 f"The mask {self.path.name} holds the value {block[bad].flat[0]:g}; a mask must be a CloudFree "
                 "class raster (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data).")
-        block = buffer_classes(block.astype(np.uint8), b)
-        return block[top - lo:top - lo + int(window.height)]
+        return buffer_classes(block.astype(np.uint8), self.buffer_px)[inner]
 
     def close(self) -> None:
         self.raster.close()
