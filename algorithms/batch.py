@@ -9,7 +9,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputFile, QgsProce
                        QgsProcessingParameterFolderDestination, QgsProcessingParameterString)
 
 from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
-from .common import CloudFreeAlgorithm, engine_errors
+from .common import CloudFreeAlgorithm
 from .feedback import QgisFeedback
 
 
@@ -106,8 +106,7 @@ class BatchAlgorithm(CloudFreeAlgorithm):
                                confidence=self.parameterAsBool(parameters, self.CONFIDENCE, context),
                                reconstruct=self.parameterAsBool(parameters, self.RECONSTRUCT, context))
         scheduler = self.parameterAsString(parameters, self.DASK_SCHEDULER, context).strip() or None
-        with engine_errors():
-            result = run_batch(folder, out_dir, options, scheduler=scheduler, feedback=QgisFeedback(feedback))
+        result = run_batch(folder, out_dir, options, scheduler=scheduler, feedback=QgisFeedback(feedback))
         for row in result.rows:
             if row["status"] in (DONE, DONE_BEFORE):
                 feedback.pushInfo(self._scene_line(row))

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterRasterDestination)
 
 from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
-from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm, engine_errors
+from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm
 from .feedback import QgisFeedback
 
 #: BAND_PRESET options after "Auto": the core's preset keys, in this order.
@@ -138,16 +138,15 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "" if geometry else "no shadow geometry"])
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.CONFIDENCE, confidence)
-        with engine_errors():
-            result = cloud_mask(
-                source, output, confidence, model=model or None, resolution_m=resolution,
-                band_preset=preset, band_mapping=mapping,
-                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-                patch_size=int(patch) if patch else None,
-                overlap=int(overlap) if overlap is not None and overlap >= 0 else None,
-                buffer_px=buffer_px, feedback=QgisFeedback(feedback), shadow_geometry=geometry,
-                cloud_threshold=thresholds[0], shadow_threshold=thresholds[1])
+        result = cloud_mask(
+            source, output, confidence, model=model or None, resolution_m=resolution,
+            band_preset=preset, band_mapping=mapping,
+            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            patch_size=int(patch) if patch else None,
+            overlap=int(overlap) if overlap is not None and overlap >= 0 else None,
+            buffer_px=buffer_px, feedback=QgisFeedback(feedback), shadow_geometry=geometry,
+            cloud_threshold=thresholds[0], shadow_threshold=thresholds[1])
         results = self.report_cover(result, feedback)
         feedback.pushInfo(f"Model {result.model} on {result.runtime}, patches {result.patch_size} px "
                           f"with {result.overlap} px overlap.")

@@ -160,11 +160,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
     """Base class: group, translation, input choice, outputs and styling common to all."""
 
     def __init_subclass__(cls, **kwargs) -> None:
-        """Every algorithm's run turns a missing package (ImportError) into what is missing and how to install it.
+        """Every algorithm's run goes through engine_errors: the template's one error path.
 
-        Algorithms import the engine when they run, not at plugin load, so
-        that the plugin loads without onnxruntime or rasterio; this is where
-        such a run then fails, with the way out instead of a traceback.
+        An engine error reaches the user as its message (a QgsProcessingException),
+        a missing package as what is missing and how to install it (algorithms
+        import the engine when they run, not at plugin load, so that the plugin
+        loads without onnxruntime or rasterio), anything else as one line,
+        never a traceback.  Algorithms only turn parameters into the engine
+        call and its results.
         """
         super().__init_subclass__(**kwargs)
         run = cls.__dict__.get("processAlgorithm")
@@ -173,11 +176,8 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
 
         @functools.wraps(run)
         def guarded(self, parameters, context, feedback):
-            try:
+            with engine_errors():
                 return run(self, parameters, context, feedback)
-            except ImportError as exc:
-                from ..dependencies.check import explain_import_error
-                raise QgsProcessingException(explain_import_error(exc)) from exc
 
         cls.processAlgorithm = guarded
 

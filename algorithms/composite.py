@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterString
 
-from .common import engine_errors, scene_name
+from .common import scene_name
 from .feedback import QgisFeedback
 from .series import SeriesAlgorithm
 
@@ -60,9 +60,8 @@ class CompositeAlgorithm(SeriesAlgorithm):
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context)
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.SOURCE, source)
-        with engine_errors():
-            result = composite_rasters(args.pop("inputs"), args.pop("masks"), output, source_output=source,
-                                       centre=centre, feedback=QgisFeedback(feedback), **args)
+        result = composite_rasters(args.pop("inputs"), args.pop("masks"), output, source_output=source,
+                                   centre=centre, feedback=QgisFeedback(feedback), **args)
         self.style_outputs(result.output, result.source_output)
         layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
         self.remember_scene(self.tr("{} (+{} dates)").format(scene_name(layer=layers[0]), len(layers) - 1))

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterString)
 
 from ..core.evaluation.masks import REFERENCE_SCHEMES, SCHEME_LABELS
-from .common import CloudFreeAlgorithm, engine_errors, layer_file
+from .common import CloudFreeAlgorithm, layer_file
 
 #: REFERENCE_CLASSES options: the core's scheme names, in this order.
 SCHEME_KEYS = list(REFERENCE_SCHEMES)
@@ -109,9 +109,8 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
             raise QgsProcessingException(self.tr("The scores table must be a .csv or .json file, not {}.")
                                          .format(Path(table).name))
         feedback.setProgress(0)
-        with engine_errors():
-            evaluation = evaluate_rasters([mask], [reference], scheme)
-            scores = evaluation.scores()
+        evaluation = evaluate_rasters([mask], [reference], scheme)
+        scores = evaluation.scores()
         if feedback.isCanceled():
             return {}
         title = self.tr("{} against {} ({})").format(Path(mask).name, Path(reference).name,
@@ -134,12 +133,11 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
             feedback.pushInfo(self.tr("Not scored (the reference does not tell them apart): {}.")
                               .format(", ".join(unscored)))
         if table:
-            with engine_errors():
-                try:
-                    write_scores(scores, table)
-                except OSError as exc:
-                    raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
-                                                 .format(table, exc)) from exc
+            try:
+                write_scores(scores, table)
+            except OSError as exc:
+                raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
+                                             .format(table, exc)) from exc
             feedback.pushInfo(self.tr("Scores written to {}.").format(table))
         results[self.OUTPUT_TABLE] = table or None
         feedback.setProgress(100)

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterString)
 
 from ..core.evaluation.recon_metrics import MASK_SCHEMES
-from .common import CloudFreeAlgorithm, engine_errors, layer_file
+from .common import CloudFreeAlgorithm, layer_file
 
 #: MASK_CLASSES options: the core's scheme names, in this order.
 MASK_SCHEME_KEYS = list(MASK_SCHEMES)
@@ -93,17 +93,16 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             raise QgsProcessingException(self.tr("The scores table must be a .csv or .json file, not {}.")
                                          .format(Path(table).name))
         feedback.setProgress(0)
-        with engine_errors():
-            scores = evaluate_reconstruction(
-                files[self.RECONSTRUCTION], files[self.REFERENCE], files[self.MASK], bands or None,
-                MASK_SCHEME_KEYS[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)],
-                preset, mapping)
-            if table:
-                try:
-                    write_recon_scores(scores, table)
-                except OSError as exc:
-                    raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
-                                                 .format(table, exc)) from exc
+        scores = evaluate_reconstruction(
+            files[self.RECONSTRUCTION], files[self.REFERENCE], files[self.MASK], bands or None,
+            MASK_SCHEME_KEYS[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)],
+            preset, mapping)
+        if table:
+            try:
+                write_recon_scores(scores, table)
+            except OSError as exc:
+                raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
+                                             .format(table, exc)) from exc
         feedback.pushInfo(format_recon_table(scores, self.tr("{} against {}").format(
             Path(files[self.RECONSTRUCTION]).name, Path(files[self.REFERENCE]).name)))
         results = {key: (int if metric == "pixels" else float)(scores["overall"][metric])

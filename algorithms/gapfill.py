@@ -4,7 +4,7 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from .common import engine_errors, scene_name
+from .common import scene_name
 from .feedback import QgisFeedback
 from .series import SeriesAlgorithm
 
@@ -75,9 +75,8 @@ class GapfillAlgorithm(SeriesAlgorithm):
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context)
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.SOURCE, source)
-        with engine_errors():
-            result = gapfill_rasters(args.pop("inputs"), output, target, source_output=source,
-                                     feedback=QgisFeedback(feedback), **args)
+        result = gapfill_rasters(args.pop("inputs"), output, target, source_output=source,
+                                 feedback=QgisFeedback(feedback), **args)
         self.style_outputs(result.output, result.source_output)
         target_layer = self.parameterAsLayerList(parameters, self.INPUTS, context)[result.target]
         self.remember_scene(scene_name(layer=target_layer))

@@ -9,7 +9,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer)
 
-from .common import CloudFreeAlgorithm, engine_errors, layer_file, scene_name
+from .common import CloudFreeAlgorithm, layer_file, scene_name
 from .feedback import QgisFeedback
 
 #: MASK_CLASSES options -> the CloudFree classes filled, in the order of the options.
@@ -126,14 +126,13 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.remember_destination(self.OUTPUT, output)
         self.remember_destination(self.SOURCE, source)
         limit = self.optional_number(parameters, self.MAX_MASKED, context)
-        with engine_errors():
-            result = reconstruct(
-                files[self.INPUT], files[self.MASK], output, source,
-                band_preset=preset, band_mapping=mapping,
-                mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
-                buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
-                relight=self.parameterAsBool(parameters, self.RELIGHT, context),
-                **({} if limit is None else {"max_masked_percent": limit}))
+        result = reconstruct(
+            files[self.INPUT], files[self.MASK], output, source,
+            band_preset=preset, band_mapping=mapping,
+            mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
+            buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
+            relight=self.parameterAsBool(parameters, self.RELIGHT, context),
+            **({} if limit is None else {"max_masked_percent": limit}))
         styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
         if result.source_path:
             styles[self.SOURCE] = result.source_path.with_suffix(".qml")

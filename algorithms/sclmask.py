@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
 
-from .common import CloudFreeAlgorithm, engine_errors
+from .common import CloudFreeAlgorithm
 from .feedback import QgisFeedback
 
 
@@ -51,11 +51,10 @@ class SclMaskAlgorithm(CloudFreeAlgorithm):
         source = self.input_path(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.remember_destination(self.OUTPUT, output)
-        with engine_errors():
-            result = scl_mask(source, output, self.resolution_m(parameters, context),
-                              self.parameterAsInt(parameters, self.BUFFER, context),
-                              self.parameterAsInt(parameters, self.SCL_BAND, context),
-                              QgisFeedback(feedback))
+        result = scl_mask(source, output, self.resolution_m(parameters, context),
+                          self.parameterAsInt(parameters, self.BUFFER, context),
+                          self.parameterAsInt(parameters, self.SCL_BAND, context),
+                          QgisFeedback(feedback))
         results = self.report_cover(result, feedback)
         results[self.OUTPUT] = str(result.mask_path)
         return results

@@ -15,7 +15,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 
 from ..core.model.card import BUNDLED_MODELS
 from ..core.training.trainer import BAND_SETS as TRAINING_BAND_SETS
-from .common import CloudFreeAlgorithm, engine_errors, layer_file
+from .common import CloudFreeAlgorithm, layer_file
 from .feedback import QgisFeedback
 
 #: BASE_MODEL options after "None": the bundled models, in this order.
@@ -213,13 +213,12 @@ class TrainAlgorithm(CloudFreeAlgorithm):
         resolution_m = self.resolution_m(parameters, context)
         base_index = self.parameterAsEnum(parameters, self.BASE_MODEL, context)
         base_model = BASE_MODELS[base_index - 1] if base_index > 0 else None
-        with engine_errors():
-            if base_model:
-                bands = list(load_card(base_model).bands)
-                feedback.pushInfo(self.tr("Fine-tuning {} on its bands {}.").format(base_model, ", ".join(bands)))
-            else:
-                bands = list(BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1])
-                feedback.pushInfo(self.tr("Training from scratch on {}.").format(", ".join(bands)))
+        if base_model:
+            bands = list(load_card(base_model).bands)
+            feedback.pushInfo(self.tr("Fine-tuning {} on its bands {}.").format(base_model, ", ".join(bands)))
+        else:
+            bands = list(BAND_SETS[self.parameterAsEnum(parameters, self.BANDS, context)][1])
+            feedback.pushInfo(self.tr("Training from scratch on {}.").format(", ".join(bands)))
         label_classes = self.parameterAsString(parameters, self.LABEL_CLASSES, context).strip()
         band_mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip() or None
 
@@ -229,35 +228,34 @@ class TrainAlgorithm(CloudFreeAlgorithm):
         staging = Path(tempfile.mkdtemp(prefix=f".{name}_training_", dir=str(output.parent)))
         moved: List[Path] = []
         try:
-            with engine_errors():
-                scenes = self._read_scenes(products, pairs, resolution_m, label_classes, band_mapping, feedback)
-                if scenes is None:
-                    raise QgsProcessingException(self.tr("Training cancelled; no model was written."))
-                places = list(dict.fromkeys(s.record.place for s in scenes))
-                if len(places) > 1:
-                    validation_places = [places[-1]]
-                    feedback.pushInfo(self.tr("{} scenes from {} places; holding out the last place, {}, for "
-                                              "validation.").format(len(scenes), len(places), places[-1]))
-                else:
-                    validation_places = []
-                    feedback.pushInfo(self.tr("{} scene(s) from one place ({}); validation patches are drawn from "
-                                              "the training scenes, so the validation scores are optimistic.")
-                                      .format(len(scenes), places[0]))
-                training_set = save_scenes(staging / f"{name}_training_set.npz", scenes)
-                del scenes
-                config = TrainConfig(
-                    bands=bands, resolution_m=resolution_m,
-                    max_epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
-                    steps_per_epoch=self.parameterAsInt(parameters, self.STEPS_PER_EPOCH, context),
-                    seed=self.parameterAsInt(parameters, self.SEED, context),
-                    validation_places=validation_places,
-                    device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
-                try:
-                    trained = train_model([training_set], staging / "model", name, config,
-                                          workdir=staging / "work", init_model=base_model,
-                                          feedback=_ScaledFeedback(feedback, READING_SHARE, 100.0))
-                except Cancelled as exc:
-                    raise QgsProcessingException(self.tr("Training cancelled; no model was written.")) from exc
+            scenes = self._read_scenes(products, pairs, resolution_m, label_classes, band_mapping, feedback)
+            if scenes is None:
+                raise QgsProcessingException(self.tr("Training cancelled; no model was written."))
+            places = list(dict.fromkeys(s.record.place for s in scenes))
+            if len(places) > 1:
+                validation_places = [places[-1]]
+                feedback.pushInfo(self.tr("{} scenes from {} places; holding out the last place, {}, for "
+                                          "validation.").format(len(scenes), len(places), places[-1]))
+            else:
+                validation_places = []
+                feedback.pushInfo(self.tr("{} scene(s) from one place ({}); validation patches are drawn from "
+                                          "the training scenes, so the validation scores are optimistic.")
+                                  .format(len(scenes), places[0]))
+            training_set = save_scenes(staging / f"{name}_training_set.npz", scenes)
+            del scenes
+            config = TrainConfig(
+                bands=bands, resolution_m=resolution_m,
+                max_epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+                steps_per_epoch=self.parameterAsInt(parameters, self.STEPS_PER_EPOCH, context),
+                seed=self.parameterAsInt(parameters, self.SEED, context),
+                validation_places=validation_places,
+                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
+            try:
+                trained = train_model([training_set], staging / "model", name, config,
+                                      workdir=staging / "work", init_model=base_model,
+                                      feedback=_ScaledFeedback(feedback, READING_SHARE, 100.0))
+            except Cancelled as exc:
+                raise QgsProcessingException(self.tr("Training cancelled; no model was written.")) from exc
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr("Training cancelled; no model was written."))
             for path in sorted((staging / "model").iterdir()):
