@@ -7,21 +7,23 @@ What goes in (every scene keeps its place, so training can hold places out):
   (label source "synthetic"); real clouds already in them are labelled by
   the teachers first: T33UUU (L1C, 2017-02), DSen2's T33UUB (L1C, 2017-05)
   and T49JGM (L1C, 2017-10), the clear scene of daleroberts/s2cloudmask,
-  the clear eo-learn dates (L1C, 2015), the BigEarthNet patches (L2A) and
-  the ten WorldCereal monthly composites (L2A, 2020-21);
+  the clear eo-learn dates (L1C, 2015) and the BigEarthNet patches (L2A);
 - real cloudy scenes labelled by the teachers ukis-csmask and, where all
   its bands exist, s2cloudless ("teacher"): the eo-learn cloudy dates, the
   30-date stack of daleroberts/s2cloudmask and the SEN12MS-CR cloudy patch.
 
 - the winter 18SVG crop (dark forest and water, hard negatives for shadow).
 
-Every scene also keeps the teachers' soft targets (models/teachers.py
-`teacher_targets`: the mean probabilities of every ukis-csmask model its
-bands and level allow and of s2cloudless where its 10 bands exist, each
-pixel weighted by teacher agreement), computed on the grid the model trains
-on.  On a clear scene a teacher's shadow is mostly dark ground, so those
-pixels get weight 0 there, as their hard label is unknown.  s2cloudless
-(CC BY-SA) is used here only: nothing of it ships.
+With --soft-targets (the distillation experiment of issue 11; the shipped
+models were not trained so, see models/README.md) every scene also keeps the
+teachers' soft targets (models/teachers.py `teacher_targets`: the mean
+probabilities of every ukis-csmask model its bands and level allow and of
+s2cloudless where its 10 bands exist, each pixel weighted by teacher
+agreement), computed on the grid the model trains on, and the ten
+WorldCereal monthly composites join the clear scenes.  On a clear scene a
+teacher's shadow is mostly dark ground, so those pixels get weight 0 there,
+as their hard label is unknown.  s2cloudless (CC BY-SA) is used here only:
+nothing of it ships.
 
 The human-labelled sets (DrivenData chips, the ukis-csmask S2 and Landsat-5
 patches, the Layton shadow dates) go to a separate file with --human, each
@@ -47,6 +49,7 @@ from cloudfree.models.teachers import s2cloudless_probability, teacher_labels, t
 from cloudfree.core.training.data import Scene, SceneRecord, save_scenes
 from cloudfree.models.human_labelled import HUMAN_SETS, load_set, training_scenes
 
+SOFT_TARGETS = False  # --soft-targets: store the teachers' soft targets (and add WorldCereal); see the docstring
 DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -70,10 +73,11 @@ def cube(bands_present: List[str], arrays: List[np.ndarray]) -> np.ndarray:
 def labelled(name: str, place: str, source: str, pixel_m: float, level: str, licence: str,
              refl: np.ndarray, s2c_prob=None) -> Scene:
     label = teacher_labels(refl, TRAIN_BANDS, level, s2c_prob)
-    soft = teacher_targets(refl, TRAIN_BANDS, level, s2c_prob)
+    soft = teacher_targets(refl, TRAIN_BANDS, level, s2c_prob) if SOFT_TARGETS else None
     if source == "synthetic":  # a teacher's shadow on a clear scene is mostly dark ground: leave it unknown
         label[label == 3] = 255
-        soft[4][np.argmax(soft[:4], axis=0) == 3] = 0.0
+        if soft is not None:
+            soft[4][np.argmax(soft[:4], axis=0) == 3] = 0.0
     return Scene(SceneRecord(name, place, source, pixel_m, level, licence), refl, label, soft)
 
 
@@ -185,12 +189,14 @@ def worldcereal() -> List[Scene]:
 
 def build() -> List[Scene]:
     scenes: List[Scene] = []
-    for source in (t33uuu, s18svg, dsen2, wright, eolearn, sen12mscr, bigearthnet, worldcereal):
+    sources = [t33uuu, s18svg, dsen2, wright, eolearn, sen12mscr, bigearthnet] + ([worldcereal] if SOFT_TARGETS else [])
+    for source in sources:
         made = source()
         print(f"{source.__name__}: {len(made)} scene(s), labels "
               + json.dumps({int(k): int(v) for k, v in zip(*np.unique(np.concatenate([s.label.ravel() for s in made]),
                                                                        return_counts=True))})
-              + f", mean soft weight {np.mean([s.soft[4].mean() for s in made if s.soft is not None]):.2f}")
+              + (f", mean soft weight {np.mean([s.soft[4].mean() for s in made if s.soft is not None]):.2f}"
+                 if SOFT_TARGETS else ""))
         scenes += made
     return scenes
 
@@ -212,7 +218,12 @@ def main() -> None:
     parser.add_argument("--human", type=Path, help="also write the human-labelled sets here (a separate file, "
                         "so that base training cannot see them)")
     parser.add_argument("--only-human", action="store_true", help="write only the --human file")
+    parser.add_argument("--soft-targets", action="store_true",
+                        help="also store the teachers' soft targets and add the WorldCereal composites (the "
+                             "distillation experiment; the shipped models were trained without)")
     args = parser.parse_args()
+    global SOFT_TARGETS
+    SOFT_TARGETS = args.soft_targets
     if args.human:
         save_scenes(args.human, human())
         print(f"human-labelled scenes -> {args.human} ({args.human.stat().st_size / 1e6:.1f} MB)")
