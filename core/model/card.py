@@ -141,8 +141,22 @@ def resolve_model_path(model: Optional[str]) -> Path:
     return path
 
 
-def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCard:
-    """Read and check the card of a model given by bundled name or by path."""
+#: The kinds of model a card can describe, and what to give where the other kind was given.
+KINDS = {"mask": "a cloud-mask model (cloudfree_s2, cloudfree_bgrn, cloudfree_rgb or one trained with cloudfree train)",
+         "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)"}
+
+
+def card_kind(raw: Dict[str, Any]) -> str:
+    """'inpaint' for a reconstruction network's card (task "reconstruction"), else 'mask'."""
+    return "inpaint" if raw.get("task") == "reconstruction" else "mask"
+
+
+def read_card(model: Optional[str], kind: str) -> Tuple[Path, Path, Dict[str, Any]]:
+    """(ONNX path, card path, card as read) of a model by bundled name or path, refused unless it is of `kind`.
+
+    The one reader of every card: masks (load_card) and the inpainter
+    (core.reconstruction.inpainter.load_inpaint_card) type what it returns.
+    """
     onnx_path = resolve_model_path(model)
     card_path = onnx_path.with_suffix(".json")
     if not card_path.is_file():
@@ -153,9 +167,16 @@ def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCar
         raw = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelCardError(f"Cannot read the model card {card_path}: {exc}") from exc
-
     if not isinstance(raw, dict):
         raise ModelCardError(f"The model card {card_path} is not a JSON object; see models/README.md for its fields.")
+    if card_kind(raw) != kind:
+        raise ModelCardError(f"{onnx_path.name} is {KINDS[card_kind(raw)]}, not {KINDS[kind]}; give one of those.")
+    return onnx_path, card_path, raw
+
+
+def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCard:
+    """Read and check the card of a cloud-mask model given by bundled name or by path."""
+    onnx_path, card_path, raw = read_card(model, "mask")
     try:
         return _parse_card(raw, onnx_path, card_path, verify_hash)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:

@@ -6,7 +6,6 @@ the same way.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -15,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError, ModelCardError
 from .inpaint_input import INPUT_VERSION, interpolate_holes, network_input, patch_statistics
-from ..model.card import MODELS_DIR, sha256_of
+from ..model.card import read_card, sha256_of
 from ..progress import Feedback
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
@@ -40,17 +39,8 @@ class InpaintCard:
 
 
 def load_inpaint_card(model: Optional[str] = None) -> InpaintCard:
-    """A reconstruction model by bundled name or .onnx path, checked against its card."""
-    path = Path(model or DEFAULT_RECONSTRUCTION_MODEL)
-    if path.suffix.lower() != ".onnx":
-        path = MODELS_DIR / f"{path.name}.onnx"
-    card_path = path.with_suffix(".json")
-    if not path.is_file() or not card_path.is_file():
-        raise ModelCardError(f"No reconstruction model at {path} with its card {card_path.name}.")
-    raw = json.loads(card_path.read_text(encoding="utf-8"))
-    if raw.get("task") != "reconstruction":
-        raise ModelCardError(f"{path.name} is not a reconstruction model (its card says task "
-                             f"'{raw.get('task', 'cloud mask')}'); use a cloudfree_inpaint_* model.")
+    """A reconstruction model by bundled name or .onnx path, checked against its card (core.model.card.read_card)."""
+    path, card_path, raw = read_card(model or DEFAULT_RECONSTRUCTION_MODEL, "inpaint")
     if raw.get("input_version") != INPUT_VERSION:
         raise ModelCardError(f"{path.name} was made for another network input (version "
                              f"{raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); retrain it "
