@@ -1,15 +1,20 @@
 # CloudFree: `make demo` masks the bundled real sample, `make test` runs every test.
 # Both install what is missing first (Debian packages, .venv), so each works alone
 # on a fresh Debian 12 machine run as root.
-PY := .venv/bin/python
+VENV ?= $(or $(CLOUDFREE_VENV),.venv)
+PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup teachers demo test lint test-core bench-memory bench-speed bench-masks bench-reconstruction mutation training-data models evaluate-models package clean
+.PHONY: setup setup-demo teachers demo test lint test-core bench-memory bench-speed bench-masks bench-reconstruction mutation training-data models evaluate-models package clean
 
 setup:
 	bash scripts/setup.sh
 
-demo: setup
+# Only what masking needs (no QGIS, no PyTorch): a newcomer's first mask does not wait for the rest.
+setup-demo:
+	bash scripts/setup.sh demo
+
+demo: setup-demo
 	mkdir -p out/demo
 	$(PY) -m cloudfree cloudmask sample/sen12mscr_cloudy_l1c.tif -o out/demo/sample_mask.tif \
 		--confidence out/demo/sample_confidence.tif
@@ -22,8 +27,8 @@ test: setup lint
 
 # ruff (ruff.toml) on everything, mypy (pyproject.toml) on the engine.
 lint: setup
-	.venv/bin/ruff check .
-	cd build/plugins && ../../.venv/bin/mypy --config-file ../../pyproject.toml -p cloudfree.core
+	$(VENV)/bin/ruff check .
+	cd build/plugins && $(abspath $(VENV))/bin/mypy --config-file ../../pyproject.toml -p cloudfree.core
 
 test-core: setup
 	$(PY) -m pytest -q test/core test/cli test/dependencies test/architecture -p no:pytest_qgis
