@@ -315,6 +315,13 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         index = self.parameterAsEnum(parameters, self.RESOLUTION, context)
         return RESOLUTIONS_M[index] if index < len(RESOLUTIONS_M) else None
 
+    def write_table(self, write, scores, table: str) -> None:
+        """A scores table written by the engine's `write(scores, table)`; a file that cannot be written, said so."""
+        try:
+            write(scores, table)
+        except OSError as exc:
+            raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}").format(table, exc)) from exc
+
     def remember_destination(self, key: str, path: str) -> None:
         """Record an output path so postProcessAlgorithm can name, style and group the layer QGIS loads."""
         if path:

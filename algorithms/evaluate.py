@@ -133,11 +133,7 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
             feedback.pushInfo(self.tr("Not scored (the reference does not tell them apart): {}.")
                               .format(", ".join(unscored)))
         if table:
-            try:
-                write_scores(scores, table)
-            except OSError as exc:
-                raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
-                                             .format(table, exc)) from exc
+            self.write_table(write_scores, scores, table)
             feedback.pushInfo(self.tr("Scores written to {}.").format(table))
         results[self.OUTPUT_TABLE] = table or None
         feedback.setProgress(100)

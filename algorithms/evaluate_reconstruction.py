@@ -98,11 +98,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             MASK_SCHEME_KEYS[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)],
             preset, mapping)
         if table:
-            try:
-                write_recon_scores(scores, table)
-            except OSError as exc:
-                raise QgsProcessingException(self.tr("Cannot write the scores table {}: {}")
-                                             .format(table, exc)) from exc
+            self.write_table(write_recon_scores, scores, table)
         feedback.pushInfo(format_recon_table(scores, self.tr("{} against {}").format(
             Path(files[self.RECONSTRUCTION]).name, Path(files[self.REFERENCE]).name)))
         results = {key: (int if metric == "pixels" else float)(scores["overall"][metric])
