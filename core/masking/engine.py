@@ -28,7 +28,7 @@ from .pipeline import AsyncWriter, RowReader, StageClock
 from ..progress import Feedback
 from ..model.runtime import Predictor
 from .shadow_geometry import GeometryInput
-from ..model.tiling import fit_patch_size, patch_starts, patch_weights, predict_blended
+from ..model.tiling import RowBlender, fit_patch_size, patch_starts, predict_blended
 
 
 class BandSource(Protocol):
@@ -169,11 +169,7 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                   f"{describe_pixel(grid)}; patch {patch} px, overlap {ov} px, {len(ys) * len(xs)} patches; "
                   f"cloud threshold {1 / (1 + decision[0]):.3g}, shadow threshold {1 / (1 + decision[1]):.3g}"
                   + (" (the card's calibration)." if decision == card.decision_weights else "."))
-    edges = (False, True)  # (top, bottom, left, right): whether the patch touches that image edge
-    weights = {(t, b, le, r): patch_weights(patch, ov, t, b, le, r)
-               for t in edges for b in edges for le in edges for r in edges}
-    acc = np.zeros((k, patch, grid.width), np.float32)
-    wsum = np.zeros((patch, grid.width), np.float32)
+    blender = RowBlender(k, grid.height, grid.width, patch, ov)
     total = len(ys) * len(xs)
     done = 0
     clock = plan.clock
@@ -195,19 +191,12 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                     probs = predictor(batch)
                     clock.add("infer", time.perf_counter() - t)
                     for x, p in zip(chunk, probs):
-                        w = weights[(y == 0, y + patch == grid.height, x == 0, x + patch == grid.width)]
-                        acc[:, :, x:x + patch] += p * w
-                        wsum[:, x:x + patch] += w
+                        blender.add(y, x, p)
                     done += len(chunk)
                     feedback.set_progress(95.0 * done / total)
                 done += len(xs) - len(jobs)
-                rows = patch if i + 1 == len(ys) else ys[i + 1] - y
-                writer.submit(acc[:, :rows].copy(), wsum[:rows].copy(), valid[:rows],
-                              Window(0, y, grid.width, rows))
-                acc = np.roll(acc, -rows, axis=1)
-                wsum = np.roll(wsum, -rows, axis=0)
-                acc[:, patch - rows:] = 0
-                wsum[patch - rows:] = 0
+                acc, wsum, y, rows = blender.finish_row(i)
+                writer.submit(acc, wsum, valid[:rows], Window(0, y, grid.width, rows))
                 feedback.set_progress(95.0 * done / total)
         finally:
             writer.finish()

@@ -8,7 +8,7 @@ out; at the image edge the ramp is flat, since no neighbour can take over.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -64,31 +64,73 @@ def fit_patch_size(requested: int, width: int, height: int, multiple: int) -> in
     return (side // multiple) * multiple
 
 
+class RowBlender:
+    """Blends patch outputs one row of patches at a time into finished image rows.
+
+    A rolling accumulator one patch high: outputs of the patches of row `i`
+    are added with their blending weights, then `finish_row(i)` hands out the
+    image rows no later patch touches.  Memory grows with the width, never
+    the height: whole scenes stream through it (core/masking/engine.py) and
+    in-memory arrays are blended by the same code (predict_blended).
+    """
+
+    def __init__(self, channels: int, height: int, width: int, patch: int, overlap: int) -> None:
+        self.height, self.width, self.patch = height, width, patch
+        self.ys = patch_starts(height, patch, overlap)
+        edges = (False, True)  # (top, bottom, left, right): whether a patch touches that image edge
+        self.weights = {(t, b, le, r): patch_weights(patch, overlap, t, b, le, r)
+                        for t in edges for b in edges for le in edges for r in edges}
+        self.acc = np.zeros((channels, patch, width), np.float32)
+        self.wsum = np.zeros((patch, width), np.float32)
+
+    def add(self, y: int, x: int, output: np.ndarray) -> None:
+        """Add one patch's (channels, patch, patch) output at (y, x); y is the current patch row's start."""
+        p = self.patch
+        w = self.weights[(y == 0, y + p == self.height, x == 0, x + p == self.width)]
+        self.acc[:, :, x:x + p] += output * w
+        self.wsum[:, x:x + p] += w
+
+    def finish_row(self, i: int) -> Tuple[np.ndarray, np.ndarray, int, int]:
+        """(weighted sums, weight sums, first row, row count) of the rows patch row `i` completes."""
+        y, p = self.ys[i], self.patch
+        rows = p if i + 1 == len(self.ys) else self.ys[i + 1] - y
+        out = self.acc[:, :rows].copy(), self.wsum[:rows].copy(), y, rows
+        self.acc = np.roll(self.acc, -rows, axis=1)
+        self.wsum = np.roll(self.wsum, -rows, axis=0)
+        self.acc[:, p - rows:] = 0
+        self.wsum[p - rows:] = 0
+        return out
+
+
 def predict_blended(predict: Callable[[np.ndarray], np.ndarray], data: np.ndarray, patch: int, overlap: int,
                     batch: int = 4, keep: Optional[Callable[[int, int], bool]] = None) -> np.ndarray:
     """(outputs, H, W) blended outputs of `predict` over overlapping patches of a (bands, H, W) array.
 
     The one in-memory tiled prediction: the array API, fold scoring, the
     benchmark and the inpainter's blocks; whole scenes stream through
-    core/masking/engine.py, which blends patch rows with the same weights.
+    core/masking/engine.py, which blends with the same RowBlender.
     `keep(y, x)`: predict only the patches it accepts (the inpainter skips
     patches without a hole); pixels no kept patch covers come out 0.
     """
     _, h, w = data.shape
-    jobs = [(y, x) for y in patch_starts(h, patch, overlap) for x in patch_starts(w, patch, overlap)
-            if keep is None or keep(y, x)]
-    if not jobs:
+    ys, xs = patch_starts(h, patch, overlap), patch_starts(w, patch, overlap)
+    jobs = [[(y, x) for x in xs if keep is None or keep(y, x)] for y in ys]
+    if not any(jobs):
         return np.zeros((0, h, w), np.float32)
-    acc: Optional[np.ndarray] = None
-    wsum = np.zeros((h, w), np.float32)
-    for i in range(0, len(jobs), batch):
-        chunk = jobs[i:i + batch]
-        out = predict(np.stack([data[:, y:y + patch, x:x + patch] for y, x in chunk]))
-        if acc is None:
-            acc = np.zeros((out.shape[1], h, w), np.float32)
-        for (y, x), p in zip(chunk, out):
-            wt = patch_weights(patch, overlap, y == 0, y + patch == h, x == 0, x + patch == w)
-            acc[:, y:y + patch, x:x + patch] += p * wt
-            wsum[y:y + patch, x:x + patch] += wt
-    assert acc is not None  # jobs is not empty, so the loop ran at least once
-    return acc / np.maximum(wsum, 1e-12)
+    blender: Optional[RowBlender] = None
+    out: Optional[np.ndarray] = None
+    for i, row in enumerate(jobs):
+        for b in range(0, len(row), batch):
+            chunk = row[b:b + batch]
+            pred = predict(np.stack([data[:, y:y + patch, x:x + patch] for y, x in chunk]))
+            if blender is None:
+                blender = RowBlender(pred.shape[1], h, w, patch, overlap)
+                out = np.zeros((pred.shape[1], h, w), np.float32)
+            for (y, x), p in zip(chunk, pred):
+                blender.add(y, x, p)
+        if blender is not None:
+            assert out is not None  # made with the blender
+            acc, wsum, y, rows = blender.finish_row(i)
+            out[:, y:y + rows] = acc / np.maximum(wsum, 1e-12)
+    assert out is not None  # some row had a patch to predict
+    return out
