@@ -14,7 +14,7 @@ What goes in (every scene keeps its place, so training can hold places out):
 
 - the winter 18SVG crop (dark forest and water, hard negatives for shadow).
 
-With --soft-targets (the distillation experiment of issue 11; the shipped
+With --soft-targets (the distillation experiment; the shipped
 models were not trained so, see models/README.md) every scene also keeps the
 teachers' soft targets (models/teachers.py `teacher_targets`: the mean
 probabilities of every ukis-csmask model its bands and level allow and of
