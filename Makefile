@@ -20,7 +20,7 @@ demo: setup-demo
 		--confidence out/demo/sample_confidence.tif
 	@echo "Styled outputs (open in QGIS; the .qml beside each applies the style):"
 	@echo "  $(CURDIR)/out/demo/sample_mask.tif        classes 0 clear, 1 thick cloud, 2 thin cloud, 3 shadow, 255 no data"
-	@echo "  $(CURDIR)/out/demo/sample_confidence.tif  per-class confidence in percent (4 bands)"
+	@echo "  $(CURDIR)/out/demo/sample_confidence.tif  per-class confidence in percent (4 bands; shown thick red, thin green, shadow blue)"
 
 test: setup lint
 	$(PY) -m pytest -q test

@@ -1,15 +1,33 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="AllStyleCategories">
+  <!-- Every class at once: thick cloud confidence in red, thin cloud in green, cloud shadow in blue, each 0-100 %.
+       Clear (band 1) is what is left: a confident clear pixel is black, a mixed one takes the colours of its doubts. -->
   <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="2" opacity="1" alphaBand="-1" classificationMin="0" classificationMax="100" nodataColor="">
+    <rasterrenderer type="multibandcolor" redBand="2" greenBand="3" blueBand="4" opacity="1" alphaBand="-1" nodataColor="">
       <rasterTransparency/>
-      <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="0" maximumValue="100" labelPrecision="0">
-          <item value="0" color="#0d0887" alpha="255" label="0 %"/>
-          <item value="50" color="#cc4778" alpha="255" label="50 %"/>
-          <item value="100" color="#f0f921" alpha="255" label="100 % thick cloud"/>
-        </colorrampshader>
-      </rastershader>
+      <minMaxOrigin>
+        <limits>None</limits>
+        <extent>WholeRaster</extent>
+        <statAccuracy>Estimated</statAccuracy>
+        <cumulativeCutLower>0.02</cumulativeCutLower>
+        <cumulativeCutUpper>0.98</cumulativeCutUpper>
+        <stdDevFactor>2</stdDevFactor>
+      </minMaxOrigin>
+      <redContrastEnhancement>
+        <minValue>0</minValue>
+        <maxValue>100</maxValue>
+        <algorithm>StretchToMinimumMaximum</algorithm>
+      </redContrastEnhancement>
+      <greenContrastEnhancement>
+        <minValue>0</minValue>
+        <maxValue>100</maxValue>
+        <algorithm>StretchToMinimumMaximum</algorithm>
+      </greenContrastEnhancement>
+      <blueContrastEnhancement>
+        <minValue>0</minValue>
+        <maxValue>100</maxValue>
+        <algorithm>StretchToMinimumMaximum</algorithm>
+      </blueContrastEnhancement>
     </rasterrenderer>
     <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
     <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeRed="255" colorizeGreen="128" colorizeBlue="128" colorizeStrength="100"/>

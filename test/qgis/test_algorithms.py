@@ -75,7 +75,7 @@ def test_cloudmask_on_real_l1c_raster(tmp_path):
 
 def test_outputs_loaded_on_completion_get_the_class_styles(tmp_path):
     import processing
-    from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsSingleBandPseudoColorRenderer
+    from qgis.core import QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsProject
 
     out, conf = tmp_path / "mask.tif", tmp_path / "confidence.tif"
     project = QgsProject.instance()
@@ -84,7 +84,7 @@ def test_outputs_loaded_on_completion_get_the_class_styles(tmp_path):
                                                               "CONFIDENCE": str(conf)})
         layers = {Path(layer.source()).name: layer for layer in project.mapLayers().values()}
         assert isinstance(layers["mask.tif"].renderer(), QgsPalettedRasterRenderer)
-        assert isinstance(layers["confidence.tif"].renderer(), QgsSingleBandPseudoColorRenderer)
+        assert isinstance(layers["confidence.tif"].renderer(), QgsMultiBandColorRenderer)
     finally:
         project.removeAllMapLayers()
 

@@ -24,11 +24,10 @@ def qml_palette(path: Path) -> dict:
     return {int(e.get("value")): (e.get("color").lower(), int(e.get("alpha", 255)), e.get("label")) for e in entries}
 
 
-def qml_ramp(path: Path) -> tuple:
-    """(band, [(value, #rrggbb)]) of a single-band pseudocolor QML style."""
-    root = ET.parse(path).getroot()
-    band = int(root.find(".//rasterrenderer").get("band"))
-    return band, [(float(i.get("value")), i.get("color").lower()) for i in root.iter("item")]
+def qml_bands(path: Path) -> tuple:
+    """(red, green, blue) bands of a multiband colour QML style."""
+    renderer = ET.parse(path).getroot().find(".//rasterrenderer")
+    return tuple(int(renderer.get(f"{c}Band")) for c in ("red", "green", "blue"))
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def run_and_load(tmp_path: Path, project, stem: str = "mask"):
 
 
 def test_cloudmask_outputs_are_named_grouped_and_styled(tmp_path, project):
-    from qgis.core import QgsLayerTreeLayer, QgsPalettedRasterRenderer, QgsSingleBandPseudoColorRenderer
+    from qgis.core import QgsLayerTreeLayer, QgsMultiBandColorRenderer, QgsPalettedRasterRenderer
 
     results, out, conf, log = run_and_load(tmp_path, project)
 
@@ -87,13 +86,13 @@ def test_cloudmask_outputs_are_named_grouped_and_styled(tmp_path, project):
     assert styled == qml_palette(MASK_QML)
     assert styled[0][1] == 0 and all(styled[v][1] == 255 for v in (1, 2, 3))  # clear shows the image below
 
-    band, ramp = qml_ramp(CONFIDENCE_QML)
+    # the confidence shows every class at once: thick cloud red, thin cloud green, shadow blue, each over 0-100 %
     renderer = confidence.renderer()
-    assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
-    assert renderer.band() == band
-    shader = renderer.shader().rasterShaderFunction()
-    assert [(i.value, i.color.name().lower()) for i in shader.colorRampItemList()] == ramp
-    assert (renderer.classificationMin(), renderer.classificationMax()) == (0, 100)
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == qml_bands(CONFIDENCE_QML) == (2, 3, 4)
+    for enhancement in (renderer.redContrastEnhancement(), renderer.greenContrastEnhancement(),
+                        renderer.blueContrastEnhancement()):
+        assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0, 100)
 
     # the log says what was loaded where, and the cover
     text = "\n".join(log)
