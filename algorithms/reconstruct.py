@@ -7,7 +7,7 @@ from typing import Dict
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterRasterLayer, QgsProcessingUtils)
 
 from .common import CloudFreeAlgorithm, layer_file, scene_name
 from .feedback import QgisFeedback
@@ -28,6 +28,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     MODEL = "MODEL"
 
     STYLES: Dict[str, Path] = {}
+    _input_look = None  # (renderer, band count) of an input layer on the map, for drawing the result alike
     OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "reconstructed (true colour)", SOURCE: "reconstruction source"}
 
     def name(self) -> str:
@@ -75,8 +76,9 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "with the figures, because one image cannot show what lies under nearly all of itself; above 50 % the "
             "log warns that most of the result is invented. Gap-fill such scenes from other dates instead, or "
             "raise the limit to run anyway.\n\n"
-            "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, styled in true "
-            "colour; optionally the source of each pixel (0 kept, 1 filled), styled with a palette. Also the "
+            "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, drawn like the "
+            "input layer when that layer is on the map (so before and after compare), else in true colour; "
+            "optionally the source of each pixel (0 kept, 1 filled, 2 shadow relit), styled with a palette. Also the "
             "number of filled pixels and the name of the model that filled them.\n\n"
             "Reference: U-Net, Ronneberger et al. (2015), MICCAI; the inpainting model, its training and its "
             "scores are described in models/README.md and the CloudFree README ('Benchmarks').")
@@ -113,6 +115,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         from ..core.reconstruction.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
+        self._input_look = None
         for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):
             layer = self.parameterAsRasterLayer(parameters, key, context)
             if layer is None:
@@ -120,6 +123,11 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             files[key] = layer_file(layer, self.tr(what))
             if key == self.INPUT:
                 self.remember_scene(scene_name(layer=layer))
+                # A layer the user has on the map: the result is drawn the way the input is, so before and
+                # after compare at a glance (a file given by path keeps the written true-colour style).
+                in_project = context.project() is not None and context.project().mapLayer(layer.id()) is not None
+                self._input_look = ((layer.renderer().clone(), layer.bandCount())
+                                    if in_project and layer.renderer() is not None else None)
         preset, mapping = self.band_choice(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context) or None
@@ -142,6 +150,21 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         return {self.OUTPUT: str(result.output_path),
                 self.SOURCE: str(result.source_path) if result.source_path else None,
                 self.FILLED_PIXELS: int(result.filled_pixels), self.MODEL: result.model}
+
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API
+        super().postProcessAlgorithm(context, feedback)
+        look = self._input_look
+        path = self._destinations.get(self.OUTPUT)
+        if look is None or not path or not context.willLoadLayerOnCompletion(path):
+            return {}
+        layer = QgsProcessingUtils.mapLayerFromString(path, context)
+        renderer, bands = look
+        if layer is not None and layer.bandCount() == bands:
+            layer.setRenderer(renderer.clone())
+            layer.triggerRepaint()
+            feedback.pushInfo(self.tr("The reconstruction is drawn like its input layer, for comparison."))
+        return {}
 
 
 __all__ = ["ReconstructAlgorithm", "MASK_CLASS_CHOICES"]

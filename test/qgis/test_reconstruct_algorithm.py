@@ -50,6 +50,36 @@ def test_reconstruct_fills_the_block_and_styles_what_it_loads(scene, tmp_path):
     np.testing.assert_array_equal(codes, hole.astype(np.uint8))
 
 
+def test_an_input_layer_on_the_map_styles_the_result_alike(scene, tmp_path):
+    import processing
+    from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsProject, QgsRasterLayer
+
+    image, mask, _ = scene
+    project = QgsProject.instance()
+    try:
+        layer = QgsRasterLayer(str(image), "my input")
+        false_colour = QgsMultiBandColorRenderer(layer.dataProvider(), 8, 4, 3)  # NIR, red, green
+        for band, setter in ((8, false_colour.setRedContrastEnhancement), (4, false_colour.setGreenContrastEnhancement),
+                             (3, false_colour.setBlueContrastEnhancement)):
+            ce = QgsContrastEnhancement(layer.dataProvider().dataType(band))
+            ce.setMinimumValue(100.0)
+            ce.setMaximumValue(4321.0)
+            ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+            setter(ce)
+        layer.setRenderer(false_colour)
+        project.addMapLayer(layer)
+        processing.runAndLoadResults("cloudfree:reconstruct", {
+            "INPUT": layer, "MASK": str(mask), "OUTPUT": str(tmp_path / "alike.tif")})
+        loaded = [lyr for lyr in project.mapLayers().values() if Path(lyr.source()).name == "alike.tif"][0]
+        rgb = loaded.renderer()
+        assert isinstance(rgb, QgsMultiBandColorRenderer)
+        assert (rgb.redBand(), rgb.greenBand(), rgb.blueBand()) == (8, 4, 3)
+        assert rgb.redContrastEnhancement().maximumValue() == pytest.approx(4321.0)
+        assert rgb.blueContrastEnhancement().minimumValue() == pytest.approx(100.0)
+    finally:
+        project.removeAllMapLayers()
+
+
 def test_mask_classes_and_optional_source(scene, tmp_path):
     import processing
 
