@@ -70,6 +70,10 @@ def main() -> None:
                         help="start the residual network at exactly the interpolation (last layer zeroed)")
     parser.add_argument("--workdir", type=Path, default=Path("out/training/reconstruction"))
     parser.add_argument("--export-only", action="store_true", help="export the trained U-Net of --workdir")
+    parser.add_argument("--only-unet", action="store_true",
+                        help="train the U-Net only (the comparison then has no plain encoder-decoder row)")
+    parser.add_argument("--output", type=Path, default=MODELS_DIR,
+                        help="folder for cloudfree_inpaint_s2.onnx and its card (default: models/)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     scenes = [s for s in load_scenes([args.training_set]) if s.record.label_source == "synthetic"]
@@ -78,14 +82,14 @@ def main() -> None:
     masks = real_masks(load_scenes([args.training_set]))
     configs = {kind: InpaintConfig(bands=list(TRAIN_BANDS), steps=args.steps, model=kind, max_minutes=args.minutes,
                                    spectral_weight=args.spectral_weight, zero_init=args.zero_init)
-               for kind in ("unet", "plain")}
+               for kind in (("unet",) if args.only_unet else ("unet", "plain"))}
     if args.export_only:
         import torch
         from cloudfree.core.training.inpainting import build_model
         model = build_model(configs["unet"])
         model.load_state_dict(torch.load(args.workdir / "unet" / "best.pt", weights_only=True))
         result = json.loads((args.workdir / "comparison.json").read_text())
-        export(model.eval(), {}, result, train, val, configs["unet"])
+        export(model.eval(), {}, result, train, val, configs["unet"], args.output)
         return
     models, stats = {}, None
     for kind, config in configs.items():
@@ -93,10 +97,10 @@ def main() -> None:
     result = compare(models, stats, val, masks, TRAIN_BANDS)
     print(json.dumps(result, indent=2))
     (args.workdir / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
-    export(models["unet"], stats, result, train, val, configs["unet"])
+    export(models["unet"], stats, result, train, val, configs["unet"], args.output)
 
 
-def export(model, stats, result, train, val, config: InpaintConfig) -> None:
+def export(model, stats, result, train, val, config: InpaintConfig, folder: Path = MODELS_DIR) -> None:
     card = {"name": "cloudfree_inpaint_s2", "kind": "U-Net inpainter (segmentation-models-pytorch), trained by CloudFree",
             "architecture": config.architecture,
             "loss": "MSE on the masked pixels" + (f" + {config.spectral_weight:g} x masked spectral (1 - cosine) term"
@@ -109,7 +113,8 @@ def export(model, stats, result, train, val, config: InpaintConfig) -> None:
             "validation_places": sorted({s.record.place for s in val}),
             "metrics": {"held-out places, filled pixels only (48 patches)": result},
             "licence": "MIT (this repository); data licences as in models/README.md"}
-    export_inpainter(model, config, stats, MODELS_DIR / "cloudfree_inpaint_s2.onnx", card)
+    folder.mkdir(parents=True, exist_ok=True)
+    export_inpainter(model, config, stats, folder / "cloudfree_inpaint_s2.onnx", card)
 
 
 if __name__ == "__main__":
