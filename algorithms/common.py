@@ -384,16 +384,16 @@ def engine_errors() -> Iterator[None]:
     from ..core.errors import describe_error
     try:
         yield
-    except CloudFreeError as exc:
+    except CloudFreeError as exc:  # options named as this dialog's fields, not as command-line flags
         if isinstance(exc.__cause__, ImportError):
-            raise QgsProcessingException(f"{exc}\n{explain_import_error(exc.__cause__)}") from exc
-        raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(f"{exc.render('qgis')}\n{explain_import_error(exc.__cause__)}") from exc
+        raise QgsProcessingException(exc.render("qgis")) from exc
     except ImportError as exc:
         raise QgsProcessingException(explain_import_error(exc)) from exc
     except QgsProcessingException:
         raise
     except Exception as exc:  # noqa: BLE001 - a library's error reaches the user as one message
-        raise QgsProcessingException(describe_error(exc)) from exc
+        raise QgsProcessingException(describe_error(exc, "qgis")) from exc
 
 
 __all__ = ["CloudFreeAlgorithm", "engine_errors", "tr", "RESOLUTIONS_M"]

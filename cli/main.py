@@ -207,7 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         feedback.close()
         if os.environ.get("CLOUDFREE_DEBUG"):
             raise
-        print(f"cloudfree: error: {describe_error(exc)}", file=sys.stderr)
+        print(f"cloudfree: error: {describe_error(exc, 'cli')}", file=sys.stderr)
         return 2
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-from ..errors import InputError
+from ..errors import InputError, option
 from .safe import open_safe
 
 _ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]*Z?)?\s*$")
@@ -84,8 +84,7 @@ def input_dates(inputs: Sequence[str | Path], dates: Optional[Sequence[Optional[
         else:
             raise InputError(
                 f"{Path(path).name} is a plain raster whose name states no date; give the dates "
-                "of all inputs in order, e.g. dates=['2015-07-11', '2015-08-30', ...] (CLI: --dates "
-                "2015-07-11,2015-08-30,...).")
+                f"of all inputs in order ({option('dates', '2015-07-11,2015-08-30,...')}).")
     seen: Dict[date, str | Path] = {}
     for path, d in zip(inputs, out):
         if d in seen:

@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 from rasterio.windows import Window
 
-from ..errors import InputError
+from ..errors import InputError, option
 
 #: Reflectance outside this range is not physical (bright cloud and snow reach about 1.6 in SWIR/visible).
 PLAUSIBLE_MIN, PLAUSIBLE_MAX = -0.2, 2.0
@@ -65,10 +65,11 @@ def reflectance_problem(v: np.ndarray, bands: Sequence[str], what: str) -> Optio
     worst = int(np.argmax(bad.mean(axis=1)))
     median = float(np.nanmedian(v[worst]))
     if median > PLAUSIBLE_MAX:
-        cause = ("the values look like DN that were not scaled: give the scale (e.g. --dn-scale 10000) or check the "
-                 "product's QUANTIFICATION_VALUE")
+        cause = (f"the values look like DN that were not scaled: give the scale (e.g. {option('dn_scale', '10000')}) "
+                 "or check the product's QUANTIFICATION_VALUE")
     elif median < PLAUSIBLE_MIN:
-        cause = "the values are negative: check the DN offset (--dn-offset) or the product's ADD_OFFSET metadata"
+        cause = (f"the values are negative: check the DN offset ({option('dn_offset', '-1000')}) or the product's "
+                 "ADD_OFFSET metadata")
     else:
         cause = "part of the data is broken or not reflectance: check the file and its scaling"
     return (f"{100 * share:.0f} % of {what} lie outside {PLAUSIBLE_MIN} to {PLAUSIBLE_MAX} (band {bands[worst]}, "

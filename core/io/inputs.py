@@ -8,7 +8,7 @@ import rasterio
 
 from .band_guess import guess_mapping
 from .bands import check_mapping, parse_mapping, preset_mapping
-from ..errors import InputError
+from ..errors import InputError, option
 from .input_checks import check_reflectance, check_scaling
 from .safe import SafeProduct, open_safe
 from .sources import RasterLayerSource, SafeSource, open_raster, require_crs
@@ -143,7 +143,7 @@ def open_band_source(path: str | Path | OpenedInput, bands: Sequence[str], resol
                 raise InputError(
                     f"{name} holds 8-bit values (0-255): a display image, not reflectance or Sentinel-2 "
                     "DN, and masks computed from it would be wrong. Use the bands as reflectance or DN; if the values "
-                    "really are reflectance x 255, give the DN scale 255 (--dn-scale 255, or dn_scale=255 in Python).")
+                    f"really are reflectance x 255, give the DN scale 255 ({option('dn_scale', '255')}).")
             mapping = opened.mapping
             source = RasterLayerSource(opened.path, mapping, bands, resolution_m, dn_scale, opened.dn_offset,
                                        ds=opened.take_dataset())

@@ -20,7 +20,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from ..io.dn import DnCodec
-from ..errors import InputError
+from ..errors import InputError, option
 from ..io.grid import Grid, with_halo
 from ..model.runtime import OnnxSession
 from .inpainter import InpaintCard, load_inpaint_card, open_inpaint_session
@@ -165,8 +165,7 @@ def check_masked_share(n_holes: int, n_clear: int, max_percent: float, name: str
         raise InputError(
             f"{share:.0f} % of the valid pixels of {name} are masked ({n_holes} of {n_holes + n_clear}); above "
             f"{max_percent:g} % a single image would invent nearly all of the scene. Gap-fill it from "
-            "other dates (cloudfree gapfill), or raise the limit (--max-masked, max_masked_percent; QGIS: "
-            "Advanced > Largest masked share) to run anyway.")
+            f"other dates (gap-fill), or raise the limit ({option('max_masked', '95')}) to run anyway.")
 
 
 def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source: Optional[str | Path] = None,

@@ -1,0 +1,26 @@
+"""In QGIS an engine refusal names the dialog's fields (or says the dialog has none), never command-line flags."""
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+pytestmark = pytest.mark.usefixtures("cloudfree_provider")
+
+
+def test_an_8_bit_display_image_is_refused_in_the_dialogs_words(tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from cloudfree.algorithms.common import PRESET_KEYS
+
+    path = tmp_path / "display.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8", crs="EPSG:32633",
+                       transform=from_origin(500000, 5000000, 10, 10)) as ds:
+        ds.write(np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8))
+    with pytest.raises(QgsProcessingException) as caught:
+        processing.run("cloudfree:cloudmask", {"INPUT": str(path), "BAND_PRESET": PRESET_KEYS.index("rgb") + 1,
+                                                "OUTPUT": str(tmp_path / "m.tif")})
+    text = str(caught.value)
+    assert "8-bit" in text and "this dialog has no such field" in text
+    assert "dn_scale=" not in text and "Python" not in text
+    assert not (tmp_path / "m.tif").exists()
