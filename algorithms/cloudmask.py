@@ -25,6 +25,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
     SHADOW_GEOMETRY = "SHADOW_GEOMETRY"
     CLOUD_THRESHOLD = "CLOUD_THRESHOLD"
     SHADOW_THRESHOLD = "SHADOW_THRESHOLD"
+    DN_SCALE = "DN_SCALE"
+    DN_OFFSET = "DN_OFFSET"
     RUNTIME = "RUNTIME"
 
     STYLES = {CloudFreeAlgorithm.OUTPUT: MASK_STYLE, CONFIDENCE: CONFIDENCE_STYLE}
@@ -69,6 +71,9 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
             "against clear; lower finds more (thin haze, faint shadow), higher finds less. Empty uses the model "
             "card's calibrated values, chosen on held-out human labels and stated in the log (for cloudfree_s2 "
             "about 0.56 for cloud and 0.11 for shadow, whose probabilities run low).\n\n"
+            "DN scale and DN offset (advanced, raster layers only): reflectance = (value + offset) / scale. "
+            "Empty scale: 10000 for integer rasters (Sentinel-2 DN), 1 for float rasters (reflectance); "
+            "products carry their own scaling.\n\n"
             "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), 'CloudSEN12, a global dataset for "
             "semantic understanding of cloud and cloud shadow in Sentinel-2', Scientific Data 9, 782); the "
             "bundled models and their scores are described in the CloudFree README and models/README.md.")
@@ -110,6 +115,18 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                 type=QgsProcessingParameterNumber.Double, minValue=0.01, maxValue=0.99, optional=True)
             threshold.setFlags(threshold.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(threshold)
+        scaling = [
+            QgsProcessingParameterNumber(
+                self.DN_SCALE, self.tr("DN scale: raster values are divided by it to give reflectance (empty: 10000 "
+                                       "for integer rasters, 1 for float)"),
+                type=QgsProcessingParameterNumber.Double, minValue=1e-6, optional=True),
+            QgsProcessingParameterNumber(
+                self.DN_OFFSET, self.tr("DN offset: added to raster values first (e.g. -1000 for exports of "
+                                        "processing baseline 04.00 or later)"),
+                type=QgsProcessingParameterNumber.Double, defaultValue=0.0, optional=True)]
+        for parameter in scaling:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud and shadow mask")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Class confidence (%)"), optional=True, createByDefault=False))
@@ -140,7 +157,8 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
         self.remember_destination(self.CONFIDENCE, confidence)
         result = cloud_mask(
             source, output, confidence, model=model or None, resolution_m=resolution,
-            band_preset=preset, band_mapping=mapping,
+            band_preset=preset, band_mapping=mapping, dn_scale=self.optional_number(parameters, self.DN_SCALE, context),
+            dn_offset=self.optional_number(parameters, self.DN_OFFSET, context) or 0.0,
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             patch_size=int(patch) if patch else None,

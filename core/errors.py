@@ -17,8 +17,8 @@ from typing import Dict, Optional, Tuple
 
 #: Options the engine's messages name: key -> (command line, Python, QGIS dialog or None where it has no field).
 OPTIONS: Dict[str, Tuple[str, str, Optional[str]]] = {
-    "dn_scale": ("--dn-scale {}", "dn_scale={}", None),
-    "dn_offset": ("--dn-offset {}", "dn_offset={}", None),
+    "dn_scale": ("--dn-scale {}", "dn_scale={}", "Advanced > DN scale: {}"),
+    "dn_offset": ("--dn-offset {}", "dn_offset={}", "Advanced > DN offset: {}"),
     "dates": ("--dates {}", "dates=['2015-07-11', '2015-08-30', ...]", "Dates of the inputs: {}"),
     "max_masked": ("--max-masked {}", "max_masked_percent={}", "Advanced > Largest masked share (%): {}"),
     "max_memory": ("--max-memory {}", "max_memory_mb={}", None),

@@ -12,7 +12,8 @@ def test_an_option_is_spelled_per_front_end():
     text = f"give the DN scale ({option('dn_scale', '255')})."
     assert render_message(text, "cli") == "give the DN scale (--dn-scale 255)."
     assert render_message(text, "python") == "give the DN scale (dn_scale=255)."
-    assert "this dialog has no such field" in render_message(text, "qgis")
+    assert render_message(text, "qgis") == "give the DN scale (Advanced > DN scale: 255)."
+    assert "this dialog has no such field" in render_message(f"({option('max_memory', '512')})", "qgis")
     assert render_message(text) == "give the DN scale (--dn-scale 255 (Python: dn_scale=255))."
     shown = render_message(f"raise the limit ({option('max_masked', '95')})", "qgis")
     assert shown == "raise the limit (Advanced > Largest masked share (%): 95)"
