@@ -119,10 +119,40 @@ def rendered() -> None:
             "map_units_per_pixel": settings.mapUnitsPerPixel(), "rotation": settings.rotation(),
             "device_pixel_ratio": settings.devicePixelRatio(), "crs": settings.destinationCrs().authid(),
             "layers": [layer.name() for layer in settings.layers()]}
+        open_dialog()
         quit_qgis(0)
     except Exception:  # noqa: BLE001 - reported to the test through result.json
         state["errors"].append(traceback.format_exc())
         quit_qgis(2)
+
+
+def open_dialog() -> None:
+    """The cloudmask dialog as a user opens it with the image active: a screenshot and what it preselects."""
+    import processing
+    from qgis.gui import QgsCollapsibleGroupBox
+
+    image = [layer for layer in QgsProject.instance().mapLayers().values() if layer.name() == INPUT.stem][0]
+    iface.setActiveLayer(image)
+    dialog = processing.createAlgorithmDialog("cloudfree:cloudmask")
+    dialog.show()
+    for _ in range(10):
+        QgsApplication.processEvents()
+    png = OUT / "dialog.png"
+    dialog.grab().save(str(png))
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtWidgets import QGroupBox, QWidget
+    # the panel's "Advanced Parameters" box comes to Python as a QGroupBox; it is a QgsCollapsibleGroupBox
+    groups = [sip.cast(g, QgsCollapsibleGroupBox) for g in dialog.findChildren(QGroupBox)
+              if "advanced" in g.title().lower()]
+    fields = ("QgsSpinBox", "QgsDoubleSpinBox", "QComboBox", "QLineEdit", "QCheckBox", "QgsFileWidget")
+    state["advanced_visible_inputs"] = [sum(w.isVisible() for w in g.findChildren(QWidget) if type(w).__name__ in fields)
+                                        for g in groups]
+    value = dialog.mainWidget().wrappers["INPUT"].parameterValue()
+    state["dialog"] = {"png": str(png), "advanced_groups": len(groups),
+                       "advanced_collapsed": [g.isCollapsed() for g in groups],
+                       "input": value.id() if hasattr(value, "id") else str(value), "image_id": image.id(),
+                       "width": dialog.width(), "height": dialog.height()}
+    dialog.close()
 
 
 QTimer.singleShot(WATCHDOG_MS, watchdog)

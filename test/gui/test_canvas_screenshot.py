@@ -157,3 +157,17 @@ def test_canvas_screenshot_shows_the_mask_classes_in_their_colours(desktop_run):
 
     assert 0 in rates and len(rates) >= 2, f"the sample's mask should hold clear and cloud pixels: {rates}"
     assert all(rate >= MIN_AGREEMENT for rate in rates.values()), (rates, {v: m[:5] for v, m in misses.items()})
+
+
+def test_the_cloudmask_dialog_preselects_the_active_layer_and_keeps_advanced_collapsed(desktop_run):
+    from qgis.PyQt.QtGui import QImage
+
+    dialog = desktop_run["dialog"]
+    assert dialog["input"] == dialog["image_id"]  # the active raster layer is the input, nothing to pick
+    assert dialog["advanced_groups"] == 1 and dialog["advanced_collapsed"] == [True]
+    assert desktop_run["advanced_visible_inputs"] == [0]  # collapsed: none of its fields is shown
+    shot = QImage(dialog["png"])
+    assert not shot.isNull() and (shot.width(), shot.height()) == (dialog["width"], dialog["height"])
+    pixels = np.frombuffer(shot.convertToFormat(QImage.Format_RGB32).constBits().asstring(shot.sizeInBytes()),
+                           np.uint8).reshape(shot.height(), shot.width(), 4)
+    assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 20  # a drawn dialog, not a blank window
