@@ -44,7 +44,7 @@ def test_the_model_file_is_a_qgis_model_of_the_two_algorithms():
     assert model.dependentChildAlgorithms("cloudmask") == {"reconstruct"}
     inputs = {p.name(): p for p in model.parameterDefinitions() if not p.isDestination()}
     assert sorted(inputs) == ["BUFFER", "INPUT"]
-    assert inputs["INPUT"].type() == "raster" and inputs["BUFFER"].defaultValue() == 2
+    assert inputs["INPUT"].type() == "raster" and inputs["BUFFER"].defaultValue() == 0  # cloudmask's default
 
 
 def test_the_provider_lists_the_model_with_its_outputs(cloudfree_provider):
@@ -77,8 +77,8 @@ def test_the_model_masks_and_reconstructs_a_real_l1c_raster(which, tmp_path, req
     result = processing.run(MODEL_ID, parameters)
     assert (Path(result[MASK]), Path(result[RECONSTRUCTED]), Path(result[SOURCE])) == (
         mask_path, filled_path, source_path)
-    # the buffer reaches the mask; left out, it is the model's default 2 (not cloudmask's own 0)
-    assert result["CHILD_INPUTS"]["cloudmask"]["BUFFER"] == parameters.get("BUFFER", 2)
+    # the buffer reaches the mask; left out, it is 0, the same default as cloudmask's own
+    assert result["CHILD_INPUTS"]["cloudmask"]["BUFFER"] == parameters.get("BUFFER", 0)
     assert result["CHILD_INPUTS"]["reconstruct"]["BUFFER"] == 0  # the mask is already buffered
     assert result["CHILD_INPUTS"]["cloudmask"]["RESOLUTION"] == 1  # 20 m
 
@@ -100,7 +100,7 @@ def test_the_model_masks_and_reconstructs_a_real_l1c_raster(which, tmp_path, req
     with rasterio.open(source_path) as s:  # 0 kept, 1 filled (cloud), 2 relit (shadow)
         expected = np.where(cloud, 1, np.where(shadow, 2, 0)).astype(np.uint8)
         np.testing.assert_array_equal(s.read(1)[clear | masked], expected[clear | masked])
-    # the sample is mostly cloud (about 90 % masked with the buffer of 2); the T33UUU crop is nearly clear:
+    # the sample is mostly cloud; the T33UUU crop is nearly clear:
     # the calibrated cloudfree_s2 masks a few dozen hazy pixels there (buffer 1), where the old model called
     # 17 % of it shadow over dark forest
     assert clear.sum() > 1000 and masked.sum() > (1000 if which == "sample_10m" else 20)
