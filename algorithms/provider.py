@@ -9,6 +9,7 @@ from qgis.PyQt.QtGui import QIcon
 from .batch import BatchAlgorithm
 from .cloudmask import CloudMaskAlgorithm
 from .composite import CompositeAlgorithm
+from .copy_models import CopyModelsAlgorithm
 from .dependencies import DependenciesAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_reconstruction import EvaluateReconstructionAlgorithm
@@ -76,7 +77,8 @@ class CloudFreeProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         for algorithm in (CloudMaskAlgorithm(), SclMaskAlgorithm(), EvaluateAlgorithm(), TrainAlgorithm(),
                           GapfillAlgorithm(), CompositeAlgorithm(), ReconstructAlgorithm(),
-                          EvaluateReconstructionAlgorithm(), BatchAlgorithm(), DependenciesAlgorithm()):
+                          EvaluateReconstructionAlgorithm(), BatchAlgorithm(), DependenciesAlgorithm(),
+                          CopyModelsAlgorithm()):
             self.addAlgorithm(algorithm)
         for model in load_models():
             self.addAlgorithm(model)
