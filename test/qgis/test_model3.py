@@ -43,8 +43,13 @@ def test_the_model_file_is_a_qgis_model_of_the_two_algorithms():
     assert (mask_source.outputChildId(), mask_source.outputName()) == ("cloudmask", "OUTPUT")
     assert model.dependentChildAlgorithms("cloudmask") == {"reconstruct"}
     inputs = {p.name(): p for p in model.parameterDefinitions() if not p.isDestination()}
-    assert sorted(inputs) == ["BUFFER", "INPUT"]
+    assert sorted(inputs) == ["BAND_MAPPING", "BUFFER", "INPUT"]
     assert inputs["INPUT"].type() == "raster" and inputs["BUFFER"].defaultValue() == 0  # cloudmask's default
+    assert inputs["BAND_MAPPING"].type() == "string" and inputs["BAND_MAPPING"].flags() & inputs["BAND_MAPPING"].FlagOptional
+    assert [p.parameterName() for p in model.orderedParameters()] == ["INPUT", "BAND_MAPPING", "BUFFER"]
+    for child in ("cloudmask", "reconstruct"):  # the mapping the band errors ask for reaches both steps
+        source = children[child].parameterSources()["BAND_MAPPING"][0]
+        assert source.parameterName() == "BAND_MAPPING"
 
 
 def test_the_provider_lists_the_model_with_its_outputs(cloudfree_provider):
@@ -72,14 +77,17 @@ def test_the_model_masks_and_reconstructs_a_real_l1c_raster(which, tmp_path, req
     mask_path, filled_path, source_path = tmp_path / "mask.tif", tmp_path / "filled.tif", tmp_path / "source.tif"
     parameters = {"INPUT": str(image), MASK: str(mask_path), RECONSTRUCTED: str(filled_path),
                   SOURCE: str(source_path)}
-    if which == "t33uuu_20m":
+    if which == "t33uuu_20m":  # the 13 bands in L1C order, named by an explicit mapping
         parameters["BUFFER"] = 1
+        parameters["BAND_MAPPING"] = ", ".join(f"{b}={i}" for i, b in enumerate(
+            ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"], start=1))
     result = processing.run(MODEL_ID, parameters)
     assert (Path(result[MASK]), Path(result[RECONSTRUCTED]), Path(result[SOURCE])) == (
         mask_path, filled_path, source_path)
     # the buffer reaches the mask; left out, it is 0, the same default as cloudmask's own
     assert result["CHILD_INPUTS"]["cloudmask"]["BUFFER"] == parameters.get("BUFFER", 0)
     assert result["CHILD_INPUTS"]["reconstruct"]["BUFFER"] == 0  # the mask is already buffered
+    assert result["CHILD_INPUTS"]["cloudmask"].get("BAND_MAPPING") == parameters.get("BAND_MAPPING")
     assert result["CHILD_INPUTS"]["cloudmask"]["RESOLUTION"] == 1  # 20 m
 
     with rasterio.open(image) as src, rasterio.open(mask_path) as m, rasterio.open(filled_path) as out:
