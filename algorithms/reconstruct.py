@@ -78,7 +78,9 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "raise the limit to run anyway.\n\n"
             "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, drawn like the "
             "input layer when that layer is on the map (so before and after compare), else in true colour; "
-            "optionally the source of each pixel (0 kept, 1 filled, 2 shadow relit), styled with a palette. Also the "
+            "optionally the source of each pixel (band 1: 0 kept, 1 filled, 2 shadow relit, styled with a palette; "
+            "band 2: how far the pixel is from the nearest one seen as it is, in pixels, 64 meaning at least 64: "
+            "the confidence of a filled pixel falls with it). Also the "
             "number of filled pixels and the name of the model that filled them.\n\n"
             "Reference: U-Net, Ronneberger et al. (2015), MICCAI; the inpainting model, its training and its "
             "scores are described in models/README.md and the CloudFree README ('Benchmarks').")

@@ -44,7 +44,8 @@ def _reconstruct_parser(sub) -> None:
                     help="CloudFree class raster of the input (0 clear, 1 thick, 2 thin cloud, 3 shadow); "
                          "resampled (nearest) onto the input's grid")
     rc.add_argument("-o", "--output", required=True, help="output raster (.tif, Cloud Optimized GeoTIFF)")
-    rc.add_argument("--source-output", help="optional source raster (.tif): 0 kept, 1 filled")
+    rc.add_argument("--source-output", help="optional source raster (.tif): band 1 0 kept, 1 filled, 2 relit; band 2 "
+                    "the distance in pixels to the nearest pixel seen as it is (64 = at least 64)")
     rc.add_argument("--bands", choices=sorted(PRESETS), help="band preset of the raster (default: from band count)")
     rc.add_argument("--band-mapping", help="explicit mapping, e.g. 'B02=1,B03=2,B04=3,...'")
     rc.add_argument("--dn-scale", type=float,

@@ -33,7 +33,7 @@ from ..progress import Feedback, SubFeedback
 from .styles import paletted_style, true_colour_style, write_style
 from ..io.safe import open_safe
 from ..io.sources import SafeSource, checked_read, open_raster
-from .strip_fill import fill_in_strips
+from .strip_fill import EVIDENCE_CAP, fill_in_strips
 from .timeseries import MaskReader
 
 KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
@@ -227,19 +227,25 @@ def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, session: On
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
         writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
                              image.descriptions)
-        src_writer = outs.writer(check_output_path(source), image.grid, 1, "uint8", NO_DATA,
-                                 ["source of each pixel"]) if source else None
+        src_writer = outs.writer(check_output_path(source), image.grid, 2, "uint16", NO_DATA,
+                                 ["source of each pixel",
+                                  f"distance to the nearest pixel seen as it is (pixels, {EVIDENCE_CAP} = at least)"]
+                                 ) if source else None
 
-        def sink(dn: np.ndarray, hole: np.ndarray, valid: np.ndarray, window: Window) -> None:
+        def sink(dn: np.ndarray, hole: np.ndarray, valid: np.ndarray, window: Window,
+                 distance: Optional[np.ndarray] = None) -> None:
             writer.write(dn, window)
             if src_writer is not None:
-                codes = hole.astype(np.uint8)  # KEPT 0, FROM_NETWORK 1 (and RELIT 2 with shadows)
+                codes = hole.astype(np.uint16)  # KEPT 0, FROM_NETWORK 1 (and RELIT 2 with shadows)
                 codes[~valid] = NO_DATA
-                src_writer.write(codes, window)
+                assert distance is not None  # asked for whenever there is a source output
+                distance[~valid] = NO_DATA
+                src_writer.write(np.stack([codes, distance]), window)
 
         filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
                                 session, max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
-                                read_shadow=holes.shadows if relight else None)
+                                read_shadow=holes.shadows if relight else None,
+                                                with_distance=src_writer is not None)
         writer.close()
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
         outs.publish(writer.path, output, "AVERAGE", style)

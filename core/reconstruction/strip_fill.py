@@ -10,7 +10,7 @@ strip that is all cloud is filled like the whole image would be.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 from rasterio.windows import Window
@@ -27,8 +27,9 @@ RawReader = Callable[[Window], np.ndarray]
 #: (window) -> boolean holes (h, w) in that window.
 HoleReader = Callable[[Window], np.ndarray]
 #: (stored values with holes filled, holes, valid, output window) -> None.
-StripSink = Callable[[np.ndarray, np.ndarray, np.ndarray, Window], None]
+StripSink = Callable[..., None]  # (stored values, codes or holes, valid, window[, distance])
 MIN_ROWS = 64
+EVIDENCE_CAP = 64  # pixels: the distance to real evidence is exact below it and 'at least' at it
 SAMPLE_ROWS, SAMPLES = 64, 16
 
 
@@ -71,19 +72,38 @@ def sample_statistics(read_raw: RawReader, read_hole: HoleReader, grid: Grid, co
     return (mean.reshape(1, -1, 1, 1).astype(np.float32), std.reshape(1, -1, 1, 1).astype(np.float32))
 
 
+def evidence_distance(evidence: np.ndarray, cap: int) -> np.ndarray:
+    """Pixels (uint16) from each pixel to the nearest pixel seen as it is (`evidence`), at most `cap`.
+
+    How much of a filled pixel is guesswork: next to the clear ground it
+    continues, or far inside a cloud.  Computed on a strip with `cap` rows of
+    halo, so a value below the cap is exact and the cap means "at least".
+    """
+    if evidence.all():
+        return np.zeros(evidence.shape, np.uint16)
+    if not evidence.any():
+        return np.full(evidence.shape, cap, np.uint16)
+    from scipy.ndimage import distance_transform_edt  # deferred: only a reconstruction's source output needs it
+    return np.minimum(np.rint(distance_transform_edt(~evidence)), cap).astype(np.uint16)
+
+
 def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, grid: Grid, codec: DnCodec,
                    bands: Sequence[str], card: InpaintCard, session, max_memory_mb: float = 1024.0,
-                   feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None) -> int:
+                   feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None,
+                   with_distance: bool = False) -> int:
     """Fill the holes of every strip and hand each strip's stored values to `sink`; return the filled count.
 
     Pixels outside the holes, and holes on no-data pixels, keep their stored values.
     `read_shadow`: shadow pixels to relight (core.reconstruction.relight) instead of filling;
     `sink` then gets a code per pixel (0 kept, 1 filled, 2 relit) as its holes.
+    `with_distance`: `sink` also gets, as a fifth argument, each strip's distance from every
+    pixel to the nearest pixel seen as it is, in pixels, capped at EVIDENCE_CAP (evidence_distance).
     """
     feedback = feedback or Feedback()
     index = [list(bands).index(b) for b in card.bands]
     stats = sample_statistics(read_raw, read_hole, grid, codec, index)
-    halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0)
+    halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0,
+               EVIDENCE_CAP if with_distance else 0)
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
     strips = list(grid.strips_with_halo(rows, halo))
     filled_count = 0
@@ -108,7 +128,10 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
                 shadow_out = shadow[sel]
                 dn[:, shadow_out] = codec.encode(relit[:, sel][:, shadow_out])
                 codes[shadow_out] = 2
-        sink(dn, codes if read_shadow is not None else hole_out, valid[sel], out_win)
+        extra: Tuple[np.ndarray, ...] = ()
+        if with_distance:  # seen pixels, relit shadows included: only filled ones are guessed
+            extra = (evidence_distance(valid & ~hole, EVIDENCE_CAP)[sel],)
+        sink(dn, codes if read_shadow is not None else hole_out, valid[sel], out_win, *extra)
         feedback.set_progress(100.0 * (k + 1) / len(strips))
     return filled_count
 

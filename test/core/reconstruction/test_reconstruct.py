@@ -69,3 +69,21 @@ def test_bad_inputs_are_refused_and_leave_nothing(clear_raster, tmp_path):
     with pytest.raises(ModelCardError, match="not a reconstruction model"):
         reconstruct(clear_raster, full, tmp_path / "rec.tif", model="cloudfree_s2")
     assert not list(tmp_path.glob("rec*")) and not list(tmp_path.glob(".rec*"))
+
+
+def test_the_source_output_says_how_far_each_filled_pixel_is_from_real_evidence(clear_raster, tmp_path):
+    classes = np.zeros((192, 192), np.uint8)
+    top, bottom, left, right = 50, 90, 30, 130  # a 40 x 100 px cloud; nothing else masked
+    classes[top:bottom, left:right] = 1
+    mask = write_mask(tmp_path / "block.tif", clear_raster, classes)
+    reconstruct(clear_raster, mask, tmp_path / "rec.tif", source=tmp_path / "src.tif")
+    with rasterio.open(tmp_path / "src.tif") as src:
+        codes, distance = src.read(1), src.read(2)
+        assert src.count == 2 and "distance" in src.descriptions[1]
+    rows, cols = np.mgrid[0:192, 0:192]
+    # inside an axis-aligned block the nearest seen pixel lies straight across the nearest edge
+    expected = np.minimum.reduce([rows - top + 1, bottom - rows, cols - left + 1, right - cols])
+    inside = classes == 1
+    np.testing.assert_array_equal(codes[inside], 1)
+    np.testing.assert_array_equal(distance[inside], expected[inside])
+    assert (distance[~inside] == 0).all() and distance.max() == 20  # the block's middle rows, 20 px from an edge
