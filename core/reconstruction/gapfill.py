@@ -12,7 +12,7 @@ arrays.  Arrays: stack (dates, bands, H, W) reflectance, clear (dates, H, W).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -132,6 +132,28 @@ def linear_in_time(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], 
     return out
 
 
+def donors(clear: np.ndarray, target: int, scene: Optional[SceneFits] = None) -> List[int]:
+    """The dates that can fill the target: clear somewhere, and fitted onto it (clear on at least two common
+    pixels, or usable in the scene-wide fits)."""
+    out = []
+    for i in range(clear.shape[0]):
+        if i == target or not clear[i].any():
+            continue
+        if (np.count_nonzero(clear[i] & clear[target]) < 2) if scene is None else not scene.usable[i]:
+            continue
+        out.append(i)
+    return out
+
+
+def contributing_dates(clear: np.ndarray, target: int, scene: Optional[SceneFits] = None) -> np.ndarray:
+    """(H, W) uint8: how many dates filled each masked pixel of the target (0 where it is clear or none could):
+    the evidence behind a gap-filled value."""
+    count = np.zeros(clear.shape[1:], np.uint8)
+    for i in donors(clear, target, scene):
+        count += clear[i] & ~clear[target]
+    return count
+
+
 def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
             radius: int = 7, scene: Optional[SceneFits] = None) -> Tuple[np.ndarray, np.ndarray]:
     """The target date with its masked pixels filled; and a per-pixel source code (SOURCE_NAMES).
@@ -147,12 +169,8 @@ def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target:
     bands = image.shape[0]
     total = np.zeros(image.shape, np.float64)
     weight = np.zeros(image.shape[1:], np.float64)
-    for i in range(len(d)):
-        if i == target or not clear[i].any():
-            continue
+    for i in donors(clear, target, scene):
         common = clear[i] & ok
-        if (common.sum() < 2) if scene is None else not scene.usable[i]:
-            continue
         w_i = np.where(clear[i] & ~ok, 1.0 / (1.0 + abs(d[i] - d[target])) ** 2, 0.0)
         for b in range(bands):
             fit = None if scene is None else (scene.gains[i, b], scene.source_means[i, b], scene.target_means[i, b])

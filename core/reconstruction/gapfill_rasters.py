@@ -43,7 +43,8 @@ import rasterio
 from ..io.dates import input_dates, resolve_target
 from ..io.dn import DnCodec
 from ..errors import InputError
-from .gapfill import FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAMES, SceneFits, gapfill
+from .gapfill import (FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAMES, SceneFits, contributing_dates,
+                      gapfill)
 from ..io.outputs import OutputSet
 from ..progress import Feedback, SubFeedback
 from .strip_fill import fill_in_strips
@@ -52,6 +53,7 @@ from .timeseries import TimeSeries, attach_masks, check_inputs, check_series_out
 
 SOURCE_DESCRIPTION = ("CloudFree gap-fill source: 0 original, 1 filled from other dates, 2 single-image fill, "
                       "255 no data")
+DATES_DESCRIPTION = "dates that filled the pixel (0: clear, or none could), 255 no data"
 MAX_GAIN = 3.0
 
 
@@ -168,7 +170,8 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
         style_src = write_style(source_style(), Path(tmp) / "source.qml")
         with OutputSet() as outs:
             writer = outs.writer(output, series.grid, len(series.bands), codec.dtype, codec.nodata, series.bands)
-            src_writer = outs.writer(source_output, series.grid, 1, "uint8", NO_DATA, [SOURCE_DESCRIPTION])
+            src_writer = outs.writer(source_output, series.grid, 2, "uint8", NO_DATA,
+                                     [SOURCE_DESCRIPTION, DATES_DESCRIPTION])
             for k, (read_win, out_win, off) in enumerate(strips):
                 feedback.check()
                 data, valid, clear = series.read(read_win)
@@ -182,8 +185,10 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
                 dn[:, keep] = raw[:, keep]
                 source = source[rows_]
                 source[~valid[t][rows_]] = NO_DATA
+                evidence = contributing_dates(clear, t, scene)[rows_]
+                evidence[~valid[t][rows_]] = NO_DATA
                 writer.write(dn, out_win)
-                src_writer.write(source, out_win)
+                src_writer.write(np.stack([source, evidence]), out_win)
                 counts += np.bincount(source.ravel(), minlength=256)
                 feedback.set_progress(45.0 + 50.0 * (k + 1) / len(strips))
             writer.close()

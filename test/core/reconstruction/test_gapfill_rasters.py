@@ -61,8 +61,14 @@ def test_the_file_result_is_the_array_result(series, tmp_path):
     days = [(date.fromisoformat(d) - date(2015, 7, 11)).days for d in series["dates"]]
     filled, source = gapfill(stack, clear, days, 3)
     np.testing.assert_array_equal(read(tmp_path / "f.tif")[0], np.rint(filled.astype(np.float64) * 10000))
-    np.testing.assert_array_equal(read(tmp_path / "f_source.tif")[0][0], source)
+    written = read(tmp_path / "f_source.tif")[0]
+    np.testing.assert_array_equal(written[0], source)
     assert not np.allclose(filled, mean_fill(stack, clear, 3))
+    # band 2: the evidence behind each filled pixel, the other dates clear there (every date here has a fit)
+    others = np.stack([clear[i] for i in range(len(clear)) if i != 3])
+    expected = np.where(clear[3], 0, others.sum(axis=0))
+    np.testing.assert_array_equal(written[1], expected)
+    assert written[1][~clear[3]].min() >= 1 and written[1][~clear[3]].max() >= 2  # one date or more behind each fill
 
 
 def test_strips_give_the_whole_image_result_even_where_a_strip_is_all_cloud(series, tmp_path):
