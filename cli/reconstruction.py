@@ -67,6 +67,8 @@ def _reconstruct_parser(sub) -> None:
     rc.add_argument("--max-masked", type=float, default=None,
                     help="refuse a scene with more masked pixels than this percentage (default 90; above 50 the "
                          "log warns that most of the result is invented)")
+    rc.add_argument("--method", choices=("network", "interpolation"), default="network",
+                    help="fill with the inpainting U-Net (default) or by interpolation from the clear neighbours alone")
     rc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the inpainting network runs: auto (a GPU when ONNX Runtime has one), cpu or cuda")
     rc.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -183,8 +185,8 @@ def _run_reconstruct(args, feedback: Feedback) -> int:
                          band_preset=args.bands, band_mapping=args.band_mapping, dn_scale=args.dn_scale,
                          dn_offset=args.dn_offset, mask_classes=parse_mask_classes(args.mask_classes),
                          buffer_px=args.buffer, resolution_m=args.resolution, max_memory_mb=args.max_memory,
-                         feedback=feedback, relight=not args.no_relight, device=args.device, **({} if args.max_masked is None else
-                                               {"max_masked_percent": args.max_masked}))
+                         feedback=feedback, relight=not args.no_relight, device=args.device, method=args.method,
+                         **({} if args.max_masked is None else {"max_masked_percent": args.max_masked}))
     info = {"output": str(result.output_path), "source": str(result.source_path) if result.source_path else None,
             "filled_pixels": result.filled_pixels, "model": result.model, "seconds": round(result.seconds, 2)}
     lines = [f"Reconstruction written: {result.output_path} (style: {result.output_path.with_suffix('.qml')})"]

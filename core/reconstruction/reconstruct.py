@@ -37,6 +37,7 @@ from .strip_fill import EVIDENCE_CAP, fill_in_strips
 from .timeseries import MaskReader
 
 KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
+METHODS = ("network", "interpolation")
 SHADOW_CLASS = 3
 SOURCE_ENTRIES = {KEPT: ("#4daf4a", 0, "Kept (clear in the input)"),
                   FROM_NETWORK: ("#ff7f00", 255, "Filled by the reconstruction U-Net"),
@@ -174,7 +175,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                 buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
                 feedback: Optional[Feedback] = None,
                 max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True,
-                device: str = "auto") -> ReconstructionResult:
+                device: str = "auto", method: str = "network") -> ReconstructionResult:
     """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
 
     `resolution_m` applies to products (default 20 m; every band is read at it).
@@ -184,6 +185,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     their own values (core.reconstruction.relight) instead of painted over; they do not
     count as invented for `max_masked_percent`.  `device`: where the inpainting network
     runs (auto: a GPU when ONNX Runtime has one; cuda that cannot be used is an error).
+    `method`: "network" (the inpainting U-Net) or "interpolation" (normalised convolution
+    from the clear neighbours, the network's own starting point; no ONNX Runtime needed).
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -192,8 +195,12 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         raise InputError("The buffer must be 0 or more pixels.")
     source = check_output_path(source) if source else None
     guard_outputs([output, source], [input, mask])
+    if method not in METHODS:
+        raise InputError(f"The fill method is one of {', '.join(METHODS)}, not {method!r}.")
     card = load_inpaint_card(model)
-    session = open_inpaint_session(card, device)  # a device that cannot be used is refused before any reading
+    # a device that cannot be used is refused before any reading
+    session = open_inpaint_session(card, device) if method == "network" else None
+    filler = card.name if session is not None else "interpolation (normalised convolution)"
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
     holes = None
     try:
@@ -209,7 +216,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
             raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
         check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name, feedback)
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
-                      f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {card.name}"
+                      f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {filler}"
                       + (f", {n_shadow} shadow pixels to relight." if relit else "."))
         filled = _write(image, holes, card, session, output, source, max_memory_mb, feedback, relit)
     finally:
@@ -217,11 +224,11 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         if holes is not None:
             holes.close()
     feedback.set_progress(100.0)
-    return ReconstructionResult(output, Path(source) if source else None, filled, card.name,
+    return ReconstructionResult(output, Path(source) if source else None, filled, filler,
                                 time.perf_counter() - started)
 
 
-def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, session: OnnxSession, output: Path,
+def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, session: Optional[OnnxSession], output: Path,
            source: Optional[str | Path],
            max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ from rasterio.windows import Window
 from ..io.dn import DnCodec
 from ..errors import InputError
 from ..io.grid import Grid
+from .inpaint_input import interpolate_holes
 from .inpainter import InpaintCard, Statistics, fill_holes
 from ..progress import Feedback
 from .relight import CONTEXT, relight_shadows
@@ -96,6 +97,7 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     Pixels outside the holes, and holes on no-data pixels, keep their stored values.
     `read_shadow`: shadow pixels to relight (core.reconstruction.relight) instead of filling;
     `sink` then gets a code per pixel (0 kept, 1 filled, 2 relit) as its holes.
+    `session` None fills by normalised-convolution interpolation alone (no network).
     `with_distance`: `sink` also gets, as a fifth argument, each strip's distance from every
     pixel to the nearest pixel seen as it is, in pixels, capped at EVIDENCE_CAP (evidence_distance).
     """
@@ -116,7 +118,10 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
         dn = raw[:, sel].copy()
         hole_out = hole[sel]
         if hole_out.any():
-            filled = fill_holes(codec.decode(raw), bands, hole, card, session, stats, feedback)
+            if session is None:  # interpolation only: every band from its clear neighbours, no network
+                filled = interpolate_holes(codec.decode(raw)[None], hole[None])[0]
+            else:
+                filled = fill_holes(codec.decode(raw), bands, hole, card, session, stats, feedback)
             dn[:, hole_out] = codec.encode(filled[:, sel][:, hole_out])
             filled_count += int(hole_out.sum())
         codes = hole_out.astype(np.uint8)

@@ -87,3 +87,23 @@ def test_the_source_output_says_how_far_each_filled_pixel_is_from_real_evidence(
     np.testing.assert_array_equal(codes[inside], 1)
     np.testing.assert_array_equal(distance[inside], expected[inside])
     assert (distance[~inside] == 0).all() and distance.max() == 20  # the block's middle rows, 20 px from an edge
+
+
+def test_interpolation_fills_without_the_network(clear_raster, cloud_mask_raster, tmp_path, monkeypatch):
+    from cloudfree.core.reconstruction import reconstruct as module
+    from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the interpolation method opened the network")
+
+    monkeypatch.setattr(module, "open_inpaint_session", no_network)
+    mask, hole = cloud_mask_raster
+    result = reconstruct(clear_raster, mask, tmp_path / "interp.tif", method="interpolation", relight=False)
+    assert result.model.startswith("interpolation") and result.filled_pixels == int(hole.sum())
+    with rasterio.open(clear_raster) as src, rasterio.open(tmp_path / "interp.tif") as out:
+        original, filled = src.read().astype(np.float64), out.read().astype(np.float64)
+    expected = interpolate_holes(original[None] / 10000.0, hole[None])[0] * 10000.0  # the whole image is one strip
+    np.testing.assert_allclose(filled[:, hole], np.rint(expected[:, hole]), atol=1)
+    np.testing.assert_array_equal(filled[:, ~hole], original[:, ~hole])
+    with pytest.raises(InputError, match="fill method"):
+        reconstruct(clear_raster, mask, tmp_path / "bad.tif", method="median")
