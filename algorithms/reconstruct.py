@@ -23,6 +23,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     MASK_CLASSES = "MASK_CLASSES"
     MAX_MASKED = "MAX_MASKED"
     RELIGHT = "RELIGHT"
+    METHOD = "METHOD"
     SOURCE = "SOURCE"
     FILLED_PIXELS = "FILLED_PIXELS"
     MODEL = "MODEL"
@@ -76,6 +77,8 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             "with the figures, because one image cannot show what lies under nearly all of itself; above 50 % the "
             "log warns that most of the result is invented. Gap-fill such scenes from other dates instead, or "
             "raise the limit to run anyway.\n\n"
+            "Fill method (advanced): the inpainting U-Net (default), or interpolation from the clear "
+            "neighbours alone (normalised convolution, the network's own starting point; no ONNX Runtime).\n\n"
             "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, drawn like the "
             "input layer when that layer is on the map (so before and after compare), else in true colour; "
             "optionally the source of each pixel (band 1: 0 kept, 1 filled, 2 shadow relit, styled with a palette; "
@@ -106,6 +109,12 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             defaultValue=True, optional=True)
         relight.setFlags(relight.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(relight)
+        method = QgsProcessingParameterEnum(
+            self.METHOD, self.tr("Fill method"), options=[self.tr("Inpainting network (U-Net)"),
+                                                          self.tr("Interpolation from the clear neighbours")],
+            defaultValue=0, optional=True)
+        method.setFlags(method.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(method)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit)"), optional=True,
@@ -142,6 +151,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             mask_classes=MASK_CLASS_CHOICES[self.parameterAsEnum(parameters, self.MASK_CLASSES, context)][1],
             buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
             relight=self.parameterAsBool(parameters, self.RELIGHT, context),
+            method=("network", "interpolation")[self.parameterAsEnum(parameters, self.METHOD, context)],
             **({} if limit is None else {"max_masked_percent": limit}))
         styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
         if result.source_path:
