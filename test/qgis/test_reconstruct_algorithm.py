@@ -107,3 +107,16 @@ def test_errors_reach_the_user_and_leave_no_file(scene, tmp_path):
                                                  "BAND_MAPPING": "B02=2, B03=3, B04=4",
                                                  "OUTPUT": str(tmp_path / "f.tif"), "SOURCE": str(tmp_path / "s.tif")})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_interpolation_method_from_the_dialog(scene, tmp_path):
+    import processing
+
+    image, mask, hole = scene
+    result = processing.run("cloudfree:reconstruct", {"INPUT": str(image), "MASK": str(mask), "METHOD": 1,
+                                                      "OUTPUT": str(tmp_path / "interp.tif")})
+    assert result["MODEL"].startswith("interpolation") and result["FILLED_PIXELS"] == int(hole.sum())
+    with rasterio.open(image) as a, rasterio.open(result["OUTPUT"]) as b:
+        truth, filled = a.read(), b.read()
+    np.testing.assert_array_equal(filled[:, ~hole], truth[:, ~hole])
+    assert (filled[:, hole] != truth[:, hole]).any(axis=0).mean() > 0.9
