@@ -46,3 +46,11 @@ def build_block_mask(path: Path, like: Path) -> Tuple[Path, np.ndarray]:
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(classes, 1)
     return path, classes == 1
+
+
+def build_display_image(path: Path, size: int = 64) -> Path:
+    """An 8-bit, 3-band display image (values 0-255, not reflectance) on a UTM grid: what the engine refuses."""
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32633",
+                       transform=from_origin(500000, 5000000, 10, 10)) as ds:
+        ds.write(np.random.default_rng(0).integers(0, 255, (3, size, size), dtype=np.uint8))
+    return path

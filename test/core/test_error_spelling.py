@@ -1,8 +1,6 @@
 """Each front end names an option its own way: the command line's flag, Python's keyword, QGIS's field."""
-import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
+from single_image_fixture import build_display_image
 
 from cloudfree.core.api import cloud_mask
 from cloudfree.core.errors import InputError, describe_error, option, render_message
@@ -22,10 +20,7 @@ def test_an_option_is_spelled_per_front_end():
 
 
 def test_a_real_refusal_names_no_command_line_flag_in_qgis(tmp_path):
-    path = tmp_path / "display.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8", crs="EPSG:32633",
-                       transform=from_origin(500000, 5000000, 10, 10)) as ds:
-        ds.write(np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8))
+    path = build_display_image(tmp_path / "display.tif")
     with pytest.raises(InputError) as caught:
         cloud_mask(path, tmp_path / "m.tif", band_preset="rgb")
     assert "--dn-scale 255" in describe_error(caught.value, "cli") and "dn_scale=" not in describe_error(caught.value, "cli")

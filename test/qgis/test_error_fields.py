@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from single_image_fixture import build_display_image
 
 pytestmark = pytest.mark.usefixtures("cloudfree_provider")
 
@@ -13,10 +13,7 @@ def test_an_8_bit_display_image_is_refused_in_the_dialogs_words(tmp_path):
 
     from cloudfree.algorithms.common import PRESET_KEYS
 
-    path = tmp_path / "display.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8", crs="EPSG:32633",
-                       transform=from_origin(500000, 5000000, 10, 10)) as ds:
-        ds.write(np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype=np.uint8))
+    path = build_display_image(tmp_path / "display.tif")
     with pytest.raises(QgsProcessingException) as caught:
         processing.run("cloudfree:cloudmask", {"INPUT": str(path), "BAND_PRESET": PRESET_KEYS.index("rgb") + 1,
                                                 "OUTPUT": str(tmp_path / "m.tif")})
