@@ -14,6 +14,7 @@ from .feedback import QgisFeedback
 
 
 class BatchAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Batch", "batch")
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     CONFIDENCE = "CONFIDENCE"
     RECONSTRUCT = "RECONSTRUCT"
@@ -30,12 +31,6 @@ class BatchAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Mask a folder of Sentinel-2 products")
-
-    def group(self) -> str:
-        return self.tr("Batch")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "batch"
 
     def help_text(self) -> str:
         return self.tr(

@@ -214,11 +214,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         """QGIS shows help as HTML: '<scene>' or '<folder>' would be taken for tags and vanish, so escape."""
         return html.escape(self.help_text(), quote=False)
 
+    #: The toolbox group: (display name, id); algorithms of another group set their own.
+    GROUP = ("Masking", "masking")
+
     def group(self) -> str:
-        return self.tr("Masking")
+        return self.tr(self.GROUP[0])
 
     def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "masking"
+        return self.GROUP[1]
 
     def icon(self):
         """The CloudFree icon in the toolbox, the modeler and the dialogs, instead of the generic one."""

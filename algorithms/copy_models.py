@@ -37,6 +37,7 @@ def free_path(folder: Path, stem: str) -> Path:
 
 
 class CopyModelsAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Setup", "setup")
     FOLDER = "FOLDER"
     COPIED = "COPIED"
 
@@ -45,12 +46,6 @@ class CopyModelsAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Copy the CloudFree graphical models to my models")
-
-    def group(self) -> str:
-        return self.tr("Setup")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "setup"
 
     def help_text(self) -> str:
         return self.tr(

@@ -24,6 +24,7 @@ def install_folder() -> Path:
 
 
 class DependenciesAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Setup", "setup")
     INSTALL = "INSTALL"
     GPU = "GPU"
     WHEEL_FOLDER = "WHEEL_FOLDER"
@@ -38,12 +39,6 @@ class DependenciesAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Check and install dependencies")
-
-    def group(self) -> str:
-        return self.tr("Setup")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "setup"
 
     def help_text(self) -> str:
         return self.tr(

@@ -30,6 +30,7 @@ def output_key(group: str, metric: str) -> str:
 
 
 class EvaluateAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Training and evaluation", "training")
     MASK = "MASK"
     REFERENCE = "REFERENCE"
     REFERENCE_CLASSES = "REFERENCE_CLASSES"
@@ -44,12 +45,6 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Evaluate a mask against a reference")
-
-    def group(self) -> str:
-        return self.tr("Training and evaluation")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "training"
 
     def help_text(self) -> str:
         return self.tr(

@@ -22,6 +22,7 @@ OVERALL_KEYS = {"mae": ("MAE", "mean absolute error (reflectance)"),
 
 
 class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Reconstruction", "reconstruction")
     RECONSTRUCTION = "RECONSTRUCTION"
     REFERENCE = "REFERENCE"
     MASK = "MASK"
@@ -36,12 +37,6 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Evaluate a reconstruction against a reference")
-
-    def group(self) -> str:
-        return self.tr("Reconstruction")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "reconstruction"
 
     def help_text(self) -> str:
         return self.tr(

@@ -19,6 +19,7 @@ MASK_CLASS_CHOICES = [("Clouds and shadows (classes 1, 2, 3)", (1, 2, 3)),
 
 
 class ReconstructAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Reconstruction", "reconstruction")
     MASK = "MASK"
     MASK_CLASSES = "MASK_CLASSES"
     MAX_MASKED = "MAX_MASKED"
@@ -37,12 +38,6 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Reconstruct a single image (U-Net inpainting)")
-
-    def group(self) -> str:
-        return self.tr("Reconstruction")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "reconstruction"
 
     def help_text(self) -> str:
         return self.tr(

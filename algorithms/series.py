@@ -14,6 +14,7 @@ from .common import CloudFreeAlgorithm, layer_file
 
 class SeriesAlgorithm(CloudFreeAlgorithm):
     """Inputs, masks, dates, bands, resolution, buffer and the two raster outputs of a series run."""
+    GROUP = ("Reconstruction", "reconstruction")
 
     INPUTS = "INPUTS"
     MASKS = "MASKS"
@@ -21,12 +22,6 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
     SOURCE = "SOURCE"
 
     STYLES: Dict[str, Path] = {}
-
-    def group(self) -> str:
-        return self.tr("Reconstruction")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "reconstruction"
 
     def add_series_parameters(self) -> None:
         self.addParameter(QgsProcessingParameterMultipleLayers(

@@ -29,6 +29,7 @@ READING_SHARE = 10.0
 
 class _ScaledFeedback(QgisFeedback):
     """The engine's 0-100 % mapped onto a part of the Processing progress bar."""
+    GROUP = ("Training and evaluation", "training")
 
     def __init__(self, feedback, start: float, end: float) -> None:
         super().__init__(feedback)
@@ -64,12 +65,6 @@ class TrainAlgorithm(CloudFreeAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 - QGIS API
         return self.tr("Train or fine-tune the cloud mask model")
-
-    def group(self) -> str:
-        return self.tr("Training and evaluation")
-
-    def groupId(self) -> str:  # noqa: N802 - QGIS API
-        return "training"
 
     def help_text(self) -> str:
         return self.tr(

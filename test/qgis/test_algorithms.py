@@ -27,7 +27,8 @@ def run(algorithm: str, parameters: dict) -> dict:
 def test_provider_lists_every_algorithm(cloudfree_provider):
     ids = sorted(a.id() for a in cloudfree_provider.algorithms())
     assert ids == ["cloudfree:Mask and reconstruct a scene",  # the graphical model of resources/models
-                   "cloudfree:batch", "cloudfree:cloudmask", "cloudfree:composite", "cloudfree:dependencies",
+                   "cloudfree:batch", "cloudfree:cloudmask", "cloudfree:composite", "cloudfree:copymodels",
+                   "cloudfree:dependencies",
                    "cloudfree:evaluate", "cloudfree:evaluate_reconstruction", "cloudfree:gapfill",
                    "cloudfree:reconstruct", "cloudfree:sclmask", "cloudfree:train"]
     assert cloudfree_provider.name() == "CloudFree"

@@ -42,7 +42,7 @@ PYTHON = REPO / ".venv" / "bin" / "python"
 SNIPPET = re.compile(r"<!-- snippet: (?P<name>[\w-]+) -->\s*\n```python\n(?P<code>.*?)\n```", re.DOTALL)
 #: The snippets, in README order: one per algorithm, the model, and the standalone script.
 EXPECTED = ["cloudmask", "sclmask", "evaluate", "train", "gapfill", "composite", "reconstruct",
-            "evaluate_reconstruction", "batch", "dependencies", "model", "standalone"]
+            "evaluate_reconstruction", "batch", "dependencies", "copymodels", "model", "standalone"]
 #: Snippets whose files or variables another snippet uses.
 REQUIRES = {"evaluate": ["sclmask"], "composite": ["gapfill"], "reconstruct": ["cloudmask"],
             "evaluate_reconstruction": ["gapfill"]}
@@ -236,6 +236,16 @@ def test_dependencies_snippet(console):
     ns = console.run("dependencies")
     assert ns["result"]["OK"] == 1
     assert "onnxruntime" in ns["result"]["REPORT"] and "ready" in console.printed["dependencies"]
+
+
+def test_copymodels_snippet(console):
+    from qgis.core import QgsProcessingModelAlgorithm
+
+    ns = console.run("copymodels")
+    copies = [Path(p) for p in ns["result"]["COPIED"]]
+    assert copies and all(p.parent == console.out / "my_models" and p.is_file() for p in copies)
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(str(copies[0])) and model.name().endswith("(my copy)")
 
 
 def test_model_snippet(console):
