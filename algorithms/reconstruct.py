@@ -117,11 +117,21 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.FILLED_PIXELS, self.tr("Filled pixels")))
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
 
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        """On the main thread, before the run: the renderer of an input layer on the map, to draw the result alike
+        (so before and after compare at a glance); a file given by path keeps the written true-colour style."""
+        self._input_look = None
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        project = context.project()
+        if layer is not None and project is not None and project.mapLayer(layer.id()) is not None \
+                and layer.renderer() is not None:
+            self._input_look = (layer.renderer().clone(), layer.bandCount())
+        return True
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         from ..core.reconstruction.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
-        self._input_look = None
         for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):
             layer = self.parameterAsRasterLayer(parameters, key, context)
             if layer is None:
@@ -129,11 +139,6 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             files[key] = layer_file(layer, self.tr(what))
             if key == self.INPUT:
                 self.remember_scene(scene_name(layer=layer))
-                # A layer the user has on the map: the result is drawn the way the input is, so before and
-                # after compare at a glance (a file given by path keeps the written true-colour style).
-                in_project = context.project() is not None and context.project().mapLayer(layer.id()) is not None
-                self._input_look = ((layer.renderer().clone(), layer.bandCount())
-                                    if in_project and layer.renderer() is not None else None)
         preset, mapping = self.band_choice(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         source = self.parameterAsOutputLayer(parameters, self.SOURCE, context) or None

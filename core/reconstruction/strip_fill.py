@@ -103,7 +103,8 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     """
     feedback = feedback or Feedback()
     index = [list(bands).index(b) for b in card.bands]
-    stats = sample_statistics(read_raw, read_hole, grid, codec, index)
+    # the network's fallback statistics: one read of the scene, not needed by interpolation alone
+    stats = sample_statistics(read_raw, read_hole, grid, codec, index) if session is not None else None
     halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0,
                EVIDENCE_CAP if with_distance else 0)
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
