@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import rasterio
@@ -17,10 +17,13 @@ from ..errors import InputError
 from ..io.grid import Grid, with_halo
 from ..model.card import MASK_CLASSES, NODATA_CLASS
 from .morphology import buffer_classes
-from ..io.outputs import MASK_STYLE, OutputSet
+from ..io.outputs import MASK_STYLE, OutputSet, StripWriter
 from .shadow_geometry import GeometryInput, GeometryReport, raster_zone
 
 STRIP_ROWS = 1024
+#: Undecided classes up to this many pixels (one byte each) stay in memory: 10980 x 10980 (a whole tile at
+#: 10 m) is 121 MB.  Larger rasters go to a temporary file, one more write of every pixel.
+SCRATCH_IN_MEMORY_PIXELS = 256 * 1024 * 1024
 CLASS_DESCRIPTION = "CloudFree classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data"
 
 
@@ -58,7 +61,43 @@ class CoverFigures:
         return self.stats.shadow_percent
 
 
-def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, buffer_px: int,
+class ClassScratch:
+    """The class raster between inference and finishing (shadow check, buffer, COG).
+
+    The finishing pass reads it whole, strip by strip with halo rows, and
+    only then can the COG be made (its overviews need the complete raster).
+    Keeping it in memory saves a write and a read of every pixel, so a mask
+    writes its pixels twice (the finished strips, then the COG); a raster
+    over SCRATCH_IN_MEMORY_PIXELS goes to a temporary file instead.
+    """
+
+    def __init__(self, outputs: OutputSet, final: Path, grid: Grid,
+                 in_memory_pixels: Optional[int] = None) -> None:
+        self.grid = grid
+        self.store: Union[np.ndarray, StripWriter]
+        budget = SCRATCH_IN_MEMORY_PIXELS if in_memory_pixels is None else in_memory_pixels
+        if grid.width * grid.height <= budget:
+            self.store = np.full((grid.height, grid.width), NODATA_CLASS, np.uint8)
+        else:
+            self.store = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+
+    @property
+    def in_memory(self) -> bool:
+        return isinstance(self.store, np.ndarray)
+
+    def write(self, classes: np.ndarray, window: Window) -> None:
+        if isinstance(self.store, np.ndarray):
+            self.store[int(window.row_off):int(window.row_off + window.height),
+                       int(window.col_off):int(window.col_off + window.width)] = classes
+        else:
+            self.store.write(classes, window)
+
+    def close(self) -> None:
+        if isinstance(self.store, StripWriter):
+            self.store.close()
+
+
+def finish_class_raster(scratch: ClassScratch, final: Path, outputs: OutputSet, buffer_px: int,
                         geometry: Optional[GeometryInput] = None) -> CoverStats:
     """Check shadows against cloud geometry, buffer the raw classes window by window (with halo rows), count.
 
@@ -66,36 +105,50 @@ def finish_class_raster(raw: Path, final: Path, grid: Grid, outputs: OutputSet, 
     core.masking.shadow_geometry: shadow that no cloud can cast becomes clear before
     buffering, so a dark lake is neither shadow nor buffered as one.
     """
+    scratch.close()
+    if isinstance(scratch.store, np.ndarray):
+        return _finish(scratch.store.__getitem__, scratch, final, outputs, buffer_px, geometry)
+    with rasterio.open(scratch.store.path) as src:
+        return _finish(lambda rows: src.read(1, window=Window(0, rows[0].start, scratch.grid.width,
+                                                                rows[0].stop - rows[0].start)),
+                       scratch, final, outputs, buffer_px, geometry)
+
+
+def _finish(read_rows, scratch: ClassScratch, final: Path, outputs: OutputSet, buffer_px: int,
+            geometry: Optional[GeometryInput]) -> CoverStats:
+    grid = scratch.grid
     counts = np.zeros(256, np.int64)
     removed = 0
-    with rasterio.open(raw) as src:
-        zone = None
-        if geometry is not None:
-            zone = raster_zone(lambda y, h: src.read(1, window=Window(0, y, grid.width, h)), grid.height,
-                               geometry.pixel_m, geometry.sun, STRIP_ROWS)
-        rewrite = buffer_px > 0 or (zone is not None and zone.zone is not None)
+    zone = None
+    if geometry is not None:
+        zone = raster_zone(lambda y, h: read_rows((slice(y, y + h),)), grid.height,
+                           geometry.pixel_m, geometry.sun, STRIP_ROWS)
+    rewrite = scratch.in_memory or buffer_px > 0 or (zone is not None and zone.zone is not None)
+    if rewrite:
+        writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+    for strip in grid.strips(STRIP_ROWS):
+        read, inner = with_halo(strip, buffer_px, grid.height)
+        block = read_rows((slice(int(read.row_off), int(read.row_off + read.height)),))
+        if zone is not None:
+            shadow_before = int((block[inner] == 3).sum())
+            block, _ = zone.apply(block, int(read.row_off))
+            removed += shadow_before - int((block[inner] == 3).sum())
+        block = buffer_classes(block, buffer_px)[inner]
         if rewrite:
-            writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
-        for strip in grid.strips(STRIP_ROWS):
-            read, inner = with_halo(strip, buffer_px, grid.height)
-            block = src.read(1, window=read)
-            if zone is not None:
-                shadow_before = int((block[inner] == 3).sum())
-                block, _ = zone.apply(block, int(read.row_off))
-                removed += shadow_before - int((block[inner] == 3).sum())
-            block = buffer_classes(block, buffer_px)[inner]
-            if rewrite:
-                writer.write(block, strip)
-            counts += np.bincount(block.ravel(), minlength=256)
+            writer.write(block, strip)
+        counts += np.bincount(block.ravel(), minlength=256)
     if rewrite:
         writer.close()
-        raw = writer.path
+        source = writer.path
+    else:
+        assert isinstance(scratch.store, StripWriter)
+        source = scratch.store.path
     valid = int(counts[list(MASK_CLASSES)].sum())
     if valid == 0:
         raise InputError(
             "Every pixel of the input is no data (zero or the raster's no-data value in all bands); "
             "check the band mapping and that the layer covers imagery.")
-    outputs.publish(raw, final, "NEAREST", MASK_STYLE)
+    outputs.publish(source, final, "NEAREST", MASK_STYLE)
     report = None
     if zone is not None:
         zone.report.removed = removed

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Protocol, Tuple
 import numpy as np
 from rasterio.windows import Window
 
-from .class_raster import CLASS_DESCRIPTION, CoverFigures, CoverStats, decide_classes, finish_class_raster
+from .class_raster import ClassScratch, CoverFigures, CoverStats, decide_classes, finish_class_raster
 from ..errors import InputError
 from ..io.grid import Grid, describe_pixel, pixel_metres_xy
 from ..model.card import MASK_CLASSES, NODATA_CLASS, ModelCard
@@ -174,10 +174,10 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
     done = 0
     clock = plan.clock
     with OutputSet() as outs:
-        raw_writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+        raw = ClassScratch(outs, output, grid)
         conf_writer = outs.writer(conf_path, grid, k, "uint8", 255,
                                   [f"{MASK_CLASSES[c]} confidence (%)" for c in range(k)]) if conf_path else None
-        writer = AsyncWriter(lambda a, s, v, w: _emit(a, s, v, w, raw_writer, conf_writer, decision), clock)
+        writer = AsyncWriter(lambda a, s, v, w: _emit(a, s, v, w, raw, conf_writer, decision), clock)
         try:
             for i, (data, valid) in enumerate(plan.reader):
                 y = ys[i]
@@ -200,13 +200,12 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                 feedback.set_progress(95.0 * done / total)
         finally:
             writer.finish()
-        raw_writer.close()
         t = time.perf_counter()
         if conf_writer:
             assert conf_path is not None  # conf_writer exists only when conf_path was given
             conf_writer.close()
             outs.publish(conf_writer.path, conf_path, "AVERAGE", CONFIDENCE_STYLE)
-        stats = finish_class_raster(raw_writer.path, output, grid, outs, buffer_px, geometry)
+        stats = finish_class_raster(raw, output, outs, buffer_px, geometry)
         if stats.geometry is not None:
             feedback.info(stats.geometry.describe())
         feedback.check()
@@ -217,14 +216,14 @@ def _masked(plan: ScenePlan, predictor: Predictor, output: Path, conf_path: Opti
                       time.perf_counter() - started, clock.rounded())
 
 
-def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw_writer, conf_writer,
+def _emit(acc: np.ndarray, wsum: np.ndarray, valid: np.ndarray, window: Window, raw: ClassScratch, conf_writer,
           weights=(1.0, 1.0)) -> None:
     """Normalise finished rows, write classes (255 where no data) and confidence."""
     covered = valid & (wsum > 0)
     probs = acc / np.maximum(wsum, 1e-12)
     classes = decide_classes(probs, weights=weights)
     classes[~covered] = NODATA_CLASS
-    raw_writer.write(classes, window)
+    raw.write(classes, window)
     if conf_writer is not None:
         conf = np.clip(np.rint(probs * 100), 0, 100).astype(np.uint8)
         conf[:, ~covered] = 255

@@ -16,7 +16,7 @@ import numpy as np
 from affine import Affine
 from rasterio.enums import Resampling
 
-from .class_raster import CLASS_DESCRIPTION, CoverFigures, STRIP_ROWS, CoverStats, finish_class_raster
+from .class_raster import ClassScratch, CoverFigures, STRIP_ROWS, CoverStats, finish_class_raster
 from ..errors import InputError
 from ..io.grid import Grid, scaled_window
 from ..io.inputs import is_safe_input
@@ -93,15 +93,14 @@ def scl_mask(input: str | Path, output: str | Path, resolution_m: Optional[int] 
         feedback.info(f"SCL of {Path(str(input)).name}: {ds.width} x {ds.height} px read onto "
                       f"{width} x {height} px at {grid.pixel_size:g}.")
         with OutputSet() as outs:
-            writer = outs.writer(output, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+            scratch = ClassScratch(outs, output, grid)
             for window in grid.strips(STRIP_ROWS):
                 feedback.check()
                 src, shape = scaled_window(window, ds.width / width, ds.width, ds.height)
                 scl = checked_read(ds, scl_band, window=src, out_shape=shape, resampling=resampling)
-                writer.write(scl_to_classes(scl), window)
+                scratch.write(scl_to_classes(scl), window)
                 feedback.set_progress(90.0 * (window.row_off + window.height) / height)
-            writer.close()
-            stats = finish_class_raster(writer.path, output, grid, outs, buffer_px)
+            stats = finish_class_raster(scratch, output, outs, buffer_px)
             feedback.check()
             outs.commit()
     feedback.set_progress(100.0)

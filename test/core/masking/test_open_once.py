@@ -44,3 +44,27 @@ def test_a_safe_product_parses_each_metadata_file_once_and_opens_each_band_once(
     assert len(bands) == 6 and set(bands.values()) == {1}, bands  # cloudfree_s2: six bands, each opened once
     metadata_files = {p.name for p in Path(safe_l1c).rglob("*.xml")} | {"manifest.safe"}
     assert 0 < len(parsed) <= len(metadata_files)
+
+
+def test_the_class_raster_is_written_twice_with_a_buffer_and_the_shadow_check(monkeypatch, tmp_path):
+    """Inference, shadow check and buffer, then the COG: every mask pixel written to disk twice, no more."""
+    from cloudfree.core.io import outputs
+    written = collections.Counter()  # single-band rasters (class rasters): pixels written per file
+    real_write, real_copy = outputs.StripWriter.write, outputs.rasterio.shutil.copy
+
+    def counting_write(self, array, window):
+        if array.ndim == 2 or array.shape[0] == 1:
+            written[self.path.name] += int(window.width * window.height)
+        return real_write(self, array, window)
+
+    copies = []
+    monkeypatch.setattr(outputs.StripWriter, "write", counting_write)
+    monkeypatch.setattr(outputs.rasterio.shutil, "copy",
+                        lambda src, dst, **kw: copies.append(Path(str(dst)).name) or real_copy(src, dst, **kw))
+    result = cloud_mask(SAMPLE, tmp_path / "mask.tif", tmp_path / "confidence.tif", resolution_m=20, buffer_px=2)
+    with rasterio.open(tmp_path / "mask.tif") as mask:
+        pixels = mask.width * mask.height
+    strip_files = [n for n, count in written.items() if count == pixels]
+    assert len(strip_files) == 1, written  # one temporary class raster, filled once, whole
+    assert sum(1 for n in copies if n.startswith(".mask")) == 1  # and one COG made from it
+    assert result.stats.counts[1] + result.stats.counts[2] > 0

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import rasterio
+from rasterio.windows import Window
 from rasterio.transform import from_origin
 
 from cloudfree.core.masking import class_raster
@@ -123,20 +124,22 @@ def test_no_common_offset_leaves_the_classes_as_they_are():
     assert np.array_equal(out, classes)
 
 
-def test_striped_finishing_matches_the_whole_array(tmp_path, monkeypatch):
-    """The engine applies the zone strip by strip (with the buffer's halo): the same classes as in memory."""
+@pytest.mark.parametrize("in_memory_pixels", [SIZE * SIZE, SIZE * SIZE - 1], ids=["in memory", "on disk"])
+def test_striped_finishing_matches_the_whole_array(tmp_path, monkeypatch, in_memory_pixels):
+    """The engine applies the zone strip by strip (with the buffer's halo): the same classes as in memory,
+    whether the undecided classes wait in memory or (a raster over the budget) in a temporary file."""
     monkeypatch.setattr(class_raster, "STRIP_ROWS", 48)
     sun = SunAngles(45.0, 135.0)
     classes, _, _ = _scene(sun)
     classes[:, :7] = 255  # a no-data edge
     grid = Grid("EPSG:32633", from_origin(500000, 5800000, PIXEL_M, PIXEL_M), SIZE, SIZE)
-    raw = tmp_path / "raw.tif"
-    with rasterio.open(raw, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="uint8",
-                       crs=grid.crs, transform=grid.transform, nodata=255) as dst:
-        dst.write(classes, 1)
     final = tmp_path / "mask.tif"
     with OutputSet() as outs:
-        stats = finish_class_raster(raw, final, grid, outs, 2, GeometryInput(PIXEL_M, sun))
+        scratch = class_raster.ClassScratch(outs, final, grid, in_memory_pixels=in_memory_pixels)
+        assert scratch.in_memory == (in_memory_pixels >= SIZE * SIZE)
+        for y in range(0, SIZE, 37):  # rows arrive in blocks, as the engine's blender finishes them
+            scratch.write(classes[y:y + 37], Window(0, y, SIZE, min(37, SIZE - y)))
+        stats = finish_class_raster(scratch, final, outs, 2, GeometryInput(PIXEL_M, sun))
         outs.commit()
     expected, report = confirm_shadows(classes, PIXEL_M, sun)
     with rasterio.open(final) as src:
