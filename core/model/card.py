@@ -39,7 +39,13 @@ def choose_bundled_model(available_bands: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What the engine needs to know to run one model."""
+    """What the engine needs to know to run one model, of either kind (KINDS).
+
+    Both kinds share the file, bands, tiling and hash; a cloud-mask model
+    adds its normalisation, classes and output.  A reconstruction model
+    normalises each patch by its own clear pixels (core.reconstruction.inpaint_input),
+    so `mean`, `std` and `classes` are empty for it.
+    """
 
     name: str
     onnx_path: Path
@@ -51,9 +57,10 @@ class ModelCard:
     patch_size: int
     overlap: int
     input_multiple: int
-    output: str  # "probabilities" or "logits"
+    output: str  # "probabilities" or "logits" (mask); "reflectance" (inpaint)
     sha256: str
     raw: Dict[str, Any] = field(repr=False, default_factory=dict)
+    kind: str = "mask"
 
     @property
     def decision_weights(self) -> Tuple[float, float]:
@@ -154,8 +161,7 @@ def card_kind(raw: Dict[str, Any]) -> str:
 def read_card(model: Optional[str], kind: str) -> Tuple[Path, Path, Dict[str, Any]]:
     """(ONNX path, card path, card as read) of a model by bundled name or path, refused unless it is of `kind`.
 
-    The one reader of every card: masks (load_card) and the inpainter
-    (core.reconstruction.inpainter.load_inpaint_card) type what it returns.
+    The one reader of every card, for load_card.
     """
     onnx_path = resolve_model_path(model)
     card_path = onnx_path.with_suffix(".json")
@@ -174,11 +180,11 @@ def read_card(model: Optional[str], kind: str) -> Tuple[Path, Path, Dict[str, An
     return onnx_path, card_path, raw
 
 
-def load_card(model: Optional[str] = None, verify_hash: bool = True) -> ModelCard:
-    """Read and check the card of a cloud-mask model given by bundled name or by path."""
-    onnx_path, card_path, raw = read_card(model, "mask")
+def load_card(model: Optional[str] = None, verify_hash: bool = True, kind: str = "mask") -> ModelCard:
+    """Read and check the card of a model of `kind` ("mask" or "inpaint") given by bundled name or by path."""
+    onnx_path, card_path, raw = read_card(model, kind)
     try:
-        return _parse_card(raw, onnx_path, card_path, verify_hash)
+        return _parse_card(raw, onnx_path, card_path, verify_hash, kind)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         if isinstance(exc, ModelCardError):
             raise
@@ -209,41 +215,17 @@ def _check_weights_file(raw: Dict[str, Any], card_path: Path) -> None:
                              "name beside the card (no folders, no '..').")
 
 
-def _parse_card(raw: Dict[str, Any], onnx_path: Path, card_path: Path, verify_hash: bool) -> ModelCard:
+def _parse_card(raw: Dict[str, Any], onnx_path: Path, card_path: Path, verify_hash: bool,
+                kind: str = "mask") -> ModelCard:
     band_list = _require(raw, "bands", card_path)
     if not isinstance(band_list, list) or not band_list or not all(isinstance(b, str) for b in band_list):
         raise ModelCardError(f"'bands' in the model card {card_path} must be a non-empty list of band names.")
     bands = [canonical_band(b) for b in band_list]
-    norm = _require(raw, "normalisation", card_path)
-    if not isinstance(norm, dict):
-        raise ModelCardError(f"'normalisation' in the model card {card_path} must be an object with mean and std.")
-    mean = _finite_list(norm.get("mean", []), "normalisation.mean", card_path)
-    std = _finite_list(norm.get("std", []), "normalisation.std", card_path)
-    if len(mean) != len(bands) or len(std) != len(bands) or any(s <= 0 for s in std):
-        raise ModelCardError(
-            f"The model card {card_path} needs one mean and one positive std per band "
-            f"({len(bands)} bands); it has {len(mean)} and {len(std)}.")
-    _check_weights_file(raw, card_path)
-    classes_raw = _require(raw, "classes", card_path)
-    if not isinstance(classes_raw, dict):
-        raise ModelCardError(f"'classes' in the model card {card_path} must map class numbers to names.")
-    classes = {int(k): str(v) for k, v in classes_raw.items()}
-    if sorted(classes) != sorted(MASK_CLASSES):
-        raise ModelCardError(
-            f"The model card {card_path} lists classes {sorted(classes)}; CloudFree masks need "
-            "exactly 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow.")
     resolution = int(_require(raw, "resolution_m", card_path))
     if resolution not in (10, 20, 60):
         raise ModelCardError(f"resolution_m must be 10, 20 or 60 in {card_path}, not {resolution}.")
-    output = raw.get("output", "probabilities")
-    if output not in ("probabilities", "logits"):
-        raise ModelCardError(f"'output' must be 'probabilities' or 'logits' in {card_path}, not '{output}'.")
-    decision = raw.get("decision") or {}
-    for key in ("cloud_weight", "shadow_weight"):
-        value = decision.get(key, 1.0) if isinstance(decision, dict) else None
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.01 <= value <= 100:
-            raise ModelCardError(f"decision.{key} in {card_path} must be a number between 0.01 and 100, "
-                                 f"not {value!r}.")
+    mask = _parse_mask_fields(raw, card_path, len(bands)) if kind == "mask" else \
+        {"mean": [], "std": [], "classes": {}, "output": "reflectance"}
     expected = str(_require(raw, "sha256", card_path)).lower()
     if verify_hash:
         actual = sha256_of(onnx_path)
@@ -253,11 +235,10 @@ def _parse_card(raw: Dict[str, Any], onnx_path: Path, card_path: Path, verify_ha
                 f"{expected[:12]}... but {onnx_path.name} hashes to {actual[:12]}... . "
                 "Use the card that was written with this model, or re-export the model.")
     card = ModelCard(
-        name=str(raw.get("name", onnx_path.stem)), onnx_path=onnx_path, bands=bands,
-        resolution_m=resolution, mean=mean, std=std, classes=classes,
+        name=str(raw.get("name", onnx_path.stem)), onnx_path=onnx_path, bands=bands, resolution_m=resolution,
         patch_size=int(_require(raw, "patch_size", card_path)),
         overlap=int(raw.get("overlap", 0)), input_multiple=int(raw.get("input_multiple", 1)),
-        output=output, sha256=expected, raw=raw)
+        sha256=expected, raw=raw, kind=kind, **mask)
     if not (16 <= card.patch_size <= 4096 and 1 <= card.input_multiple <= 256 and 0 <= card.overlap < card.patch_size):
         raise ModelCardError(f"The model card {card_path} gives patch_size {card.patch_size}, overlap {card.overlap} "
                              f"and input_multiple {card.input_multiple}; they must satisfy 16 <= patch_size <= 4096, "
@@ -266,6 +247,38 @@ def _parse_card(raw: Dict[str, Any], onnx_path: Path, card_path: Path, verify_ha
         raise ModelCardError(
             f"patch_size {card.patch_size} in {card_path} is not a multiple of input_multiple {card.input_multiple}.")
     return card
+
+
+def _parse_mask_fields(raw: Dict[str, Any], card_path: Path, n_bands: int) -> Dict[str, Any]:
+    """Normalisation, classes, output and decision of a cloud-mask card, checked."""
+    norm = _require(raw, "normalisation", card_path)
+    if not isinstance(norm, dict):
+        raise ModelCardError(f"'normalisation' in the model card {card_path} must be an object with mean and std.")
+    mean = _finite_list(norm.get("mean", []), "normalisation.mean", card_path)
+    std = _finite_list(norm.get("std", []), "normalisation.std", card_path)
+    if len(mean) != n_bands or len(std) != n_bands or any(s <= 0 for s in std):
+        raise ModelCardError(
+            f"The model card {card_path} needs one mean and one positive std per band "
+            f"({n_bands} bands); it has {len(mean)} and {len(std)}.")
+    _check_weights_file(raw, card_path)
+    classes_raw = _require(raw, "classes", card_path)
+    if not isinstance(classes_raw, dict):
+        raise ModelCardError(f"'classes' in the model card {card_path} must map class numbers to names.")
+    classes = {int(k): str(v) for k, v in classes_raw.items()}
+    if sorted(classes) != sorted(MASK_CLASSES):
+        raise ModelCardError(
+            f"The model card {card_path} lists classes {sorted(classes)}; CloudFree masks need "
+            "exactly 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow.")
+    output = raw.get("output", "probabilities")
+    if output not in ("probabilities", "logits"):
+        raise ModelCardError(f"'output' must be 'probabilities' or 'logits' in {card_path}, not '{output}'.")
+    decision = raw.get("decision") or {}
+    for key in ("cloud_weight", "shadow_weight"):
+        value = decision.get(key, 1.0) if isinstance(decision, dict) else None
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.01 <= value <= 100:
+            raise ModelCardError(f"decision.{key} in {card_path} must be a number between 0.01 and 100, "
+                                 f"not {value!r}.")
+    return {"mean": mean, "std": std, "classes": classes, "output": output}
 
 
 def write_card(onnx_path: Path, fields: Dict[str, Any]) -> Path:

@@ -6,15 +6,13 @@ the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import InputError, ModelCardError
 from .inpaint_input import INPUT_VERSION, interpolate_holes, network_input, patch_statistics
-from ..model.card import read_card, sha256_of
+from ..model.card import ModelCard, load_card
 from ..progress import Feedback
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
@@ -24,36 +22,20 @@ MIN_CLEAR_SHARE = 0.1   # a patch with fewer clear pixels is normalised by the f
 Statistics = Tuple[np.ndarray, np.ndarray]   # per-band mean and std, each (1, bands, 1, 1)
 
 
-@dataclass(frozen=True)
-class InpaintCard:
-    path: Path
-    bands: List[str]
-    patch_size: int
-    overlap: int
-    input_multiple: int
-    raw: Dict
-
-    @property
-    def name(self) -> str:
-        return self.raw.get("name", self.path.stem)
+def load_inpaint_card(model: Optional[str] = None) -> ModelCard:
+    """A reconstruction model by bundled name or .onnx path (core.model.card.load_card, kind "inpaint"),
+    refused when it was made for another version of the network input this module builds."""
+    card = load_card(model or DEFAULT_RECONSTRUCTION_MODEL, kind="inpaint")
+    if card.raw.get("input_version") != INPUT_VERSION:
+        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
+                             f"{card.raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); "
+                             "retrain it with models/train_reconstruction.py.")
+    return card
 
 
-def load_inpaint_card(model: Optional[str] = None) -> InpaintCard:
-    """A reconstruction model by bundled name or .onnx path, checked against its card (core.model.card.read_card)."""
-    path, card_path, raw = read_card(model or DEFAULT_RECONSTRUCTION_MODEL, "inpaint")
-    if raw.get("input_version") != INPUT_VERSION:
-        raise ModelCardError(f"{path.name} was made for another network input (version "
-                             f"{raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); retrain it "
-                             "with models/train_reconstruction.py.")
-    if sha256_of(path) != raw.get("sha256"):
-        raise ModelCardError(f"The card {card_path.name} does not belong to {path.name} (sha256 differs).")
-    return InpaintCard(path, list(raw["bands"]), int(raw["patch_size"]), int(raw["overlap"]),
-                       int(raw["input_multiple"]), raw)
-
-
-def open_inpaint_session(card: InpaintCard, device: str = "auto") -> OnnxSession:
+def open_inpaint_session(card: ModelCard, device: str = "auto") -> OnnxSession:
     """One session, opened once per run and shared by every block, on the providers masks use (GPU when there)."""
-    return OnnxSession(card.path, device)
+    return OnnxSession(card.onnx_path, device)
 
 
 def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]:
@@ -63,7 +45,7 @@ def block_statistics(refl: np.ndarray, hole: np.ndarray) -> Optional[Statistics]
     return patch_statistics(refl[None], hole[None])
 
 
-def _predict(session: OnnxSession, card: InpaintCard, cube: np.ndarray, hole: np.ndarray, fallback: Statistics,
+def _predict(session: OnnxSession, card: ModelCard, cube: np.ndarray, hole: np.ndarray, fallback: Statistics,
              feedback: Feedback) -> np.ndarray:
     """Tiled, blended network prediction (reflectance) of the model's bands, on the patches that hold a hole.
 
@@ -91,7 +73,7 @@ def _predict(session: OnnxSession, card: InpaintCard, cube: np.ndarray, hole: np
                            keep=lambda y, x: bool(hole[y:y + patch, x:x + patch].any()))
 
 
-def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: InpaintCard,
+def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: ModelCard,
                session: Optional[OnnxSession] = None,
                fallback: Optional[Statistics] = None, feedback: Optional[Feedback] = None) -> np.ndarray:
     """(bands, H, W) reflectance with the `hole` pixels filled: the network for the bands it
@@ -121,5 +103,5 @@ def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: I
     return filled
 
 
-__all__ = ["InpaintCard", "load_inpaint_card", "open_inpaint_session", "block_statistics",
+__all__ = ["load_inpaint_card", "open_inpaint_session", "block_statistics",
            "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL"]

@@ -23,7 +23,8 @@ from ..io.dn import DnCodec
 from ..errors import InputError, option
 from ..io.grid import Grid, with_halo
 from ..model.runtime import OnnxSession
-from .inpainter import InpaintCard, load_inpaint_card, open_inpaint_session
+from ..model.card import ModelCard
+from .inpainter import load_inpaint_card, open_inpaint_session
 from ..io.inputs import is_safe_input, raster_mapping
 from ..masking.morphology import dilate
 from ..io.output_guard import guard_outputs
@@ -59,7 +60,7 @@ class ImageReader:
 
     safe: Optional[SafeSource]  # None for a plain raster
 
-    def __init__(self, path: str | Path, card: InpaintCard, band_preset: Optional[str], band_mapping: Optional[str],
+    def __init__(self, path: str | Path, card: ModelCard, band_preset: Optional[str], band_mapping: Optional[str],
                  resolution_m: Optional[int], dn_scale: Optional[float], dn_offset: float) -> None:
         self.name = Path(path).name
         check_scaling(dn_scale, dn_offset)
@@ -228,7 +229,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                                 time.perf_counter() - started)
 
 
-def _write(image: ImageReader, holes: HoleReader, card: InpaintCard, session: Optional[OnnxSession], output: Path,
+def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Optional[OnnxSession], output: Path,
            source: Optional[str | Path],
            max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,8 @@ from ..io.dn import DnCodec
 from ..errors import InputError
 from ..io.grid import Grid
 from .inpaint_input import interpolate_holes
-from .inpainter import InpaintCard, Statistics, fill_holes
+from ..model.card import ModelCard
+from .inpainter import Statistics, fill_holes
 from ..progress import Feedback
 from .relight import CONTEXT, relight_shadows
 
@@ -89,7 +90,7 @@ def evidence_distance(evidence: np.ndarray, cap: int) -> np.ndarray:
 
 
 def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, grid: Grid, codec: DnCodec,
-                   bands: Sequence[str], card: InpaintCard, session, max_memory_mb: float = 1024.0,
+                   bands: Sequence[str], card: ModelCard, session, max_memory_mb: float = 1024.0,
                    feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None,
                    with_distance: bool = False) -> int:
     """Fill the holes of every strip and hand each strip's stored values to `sink`; return the filled count.
