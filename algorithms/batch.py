@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputFile, QgsProce
                        QgsProcessingParameterBoolean, QgsProcessingParameterFile,
                        QgsProcessingParameterFolderDestination, QgsProcessingParameterString)
 
-from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
+from ..core.api import DEFAULT_MASK_RESOLUTION_M
 from .common import CloudFreeAlgorithm
 from .feedback import QgisFeedback
 
@@ -86,8 +86,7 @@ class BatchAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.SKIPPED, self.tr("Scenes skipped (done before)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.batch.jobs import CANCELLED, DONE, DONE_BEFORE, FAILED, BatchOptions  # deferred
-        from ..core.batch.runner import run_batch
+        from ..core.api import CANCELLED, DONE, DONE_BEFORE, FAILED, BatchOptions, run_batch  # deferred
 
         folder = self.parameterAsFile(parameters, self.INPUT, context).strip()
         if not folder:

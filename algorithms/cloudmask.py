@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 
-from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
+from ..core.api import DEFAULT_MASK_RESOLUTION_M
 from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm
 from .feedback import QgisFeedback
 

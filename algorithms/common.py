@@ -22,7 +22,7 @@ from qgis.core import (QgsMapLayerType, QgsProcessingAlgorithm, QgsProcessingCon
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import CloudFreeError
-from ..core.io.bands import PRESET_LABELS
+from ..core.api import PRESET_LABELS
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 MASK_STYLE = RESOURCES / "mask_classes.qml"

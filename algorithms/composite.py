@@ -52,7 +52,7 @@ class CompositeAlgorithm(SeriesAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.CENTRE_DATE, self.tr("Centre date")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.reconstruction.composite import composite_rasters
+        from ..core.api import composite_rasters
 
         args = self.series_arguments(parameters, context)
         centre = self.parameterAsString(parameters, self.CENTRE, context).strip() or None

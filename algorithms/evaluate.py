@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.evaluation.masks import REFERENCE_SCHEMES, SCHEME_LABELS
+from ..core.api import REFERENCE_SCHEMES, SCHEME_LABELS
 from .common import CloudFreeAlgorithm, layer_file
 
 #: REFERENCE_CLASSES options: the core's scheme names, in this order.
@@ -90,7 +90,7 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PIXELS, self.tr("Pixels scored")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.evaluation.masks import evaluate_rasters, format_table, write_scores
+        from ..core.api import evaluate_rasters, format_table, write_scores
 
         mask_layer = self.parameterAsRasterLayer(parameters, self.MASK, context)
         reference_layer = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)

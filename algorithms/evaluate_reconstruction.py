@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.evaluation.recon_metrics import MASK_SCHEMES
+from ..core.api import MASK_SCHEMES
 from .common import CloudFreeAlgorithm, layer_file
 
 #: MASK_CLASSES options: the core's scheme names, in this order.
@@ -72,7 +72,7 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, self.tr("Overall {}").format(self.tr(description))))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.evaluation.reconstructions import evaluate_reconstruction, format_recon_table, write_recon_scores
+        from ..core.api import evaluate_reconstruction, format_recon_table, write_recon_scores
 
         files = {}
         for key, what in ((self.RECONSTRUCTION, "reconstruction"), (self.REFERENCE, "reference"), (self.MASK, "mask")):

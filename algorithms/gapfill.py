@@ -66,8 +66,7 @@ class GapfillAlgorithm(SeriesAlgorithm):
         self.addOutput(QgsProcessingOutputString(self.DATE, self.tr("Date of the target")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.reconstruction.gapfill import FALLBACK, NO_DATA, SOURCE_NAMES
-        from ..core.reconstruction.gapfill_rasters import gapfill_rasters
+        from ..core.api import FALLBACK, NO_DATA, SOURCE_NAMES, gapfill_rasters
 
         args = self.series_arguments(parameters, context)
         target_date = self.parameterAsString(parameters, self.TARGET_DATE, context).strip()

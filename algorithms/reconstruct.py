@@ -129,7 +129,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.reconstruction.reconstruct import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
+        from ..core.api import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
         for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):

@@ -46,7 +46,7 @@ class SclMaskAlgorithm(CloudFreeAlgorithm):
         self.add_cover_outputs()
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.masking.scl import scl_mask
+        from ..core.api import scl_mask
 
         source = self.input_path(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core.io.dates import split_dates
+from ..core.api import split_dates
 from .common import CloudFreeAlgorithm, layer_file
 
 

@@ -13,8 +13,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from ..core.model.card import BUNDLED_MODELS
-from ..core.training.trainer import BAND_SETS as TRAINING_BAND_SETS
+from ..core.api import BUNDLED_MODELS, BAND_SETS as TRAINING_BAND_SETS
 from .common import CloudFreeAlgorithm, layer_file
 from .feedback import QgisFeedback
 
@@ -171,7 +170,7 @@ class TrainAlgorithm(CloudFreeAlgorithm):
 
     def _read_scenes(self, products: List[str], pairs, resolution_m: int, label_classes: str,
                      band_mapping: Optional[str], feedback):
-        from ..core.training.label_sources import scene_from_label_raster, scene_from_scl
+        from ..core.api import scene_from_label_raster, scene_from_scl
 
         scenes, total = [], len(products) + len(pairs)
         for product in products:
@@ -197,10 +196,7 @@ class TrainAlgorithm(CloudFreeAlgorithm):
                 "(e.g. pip install torch segmentation-models-pytorch onnx) and restart QGIS.")
                 .format(", ".join(missing)))
         from ..core.errors import Cancelled
-        from ..core.model.card import load_card
-        from ..core.training.train_model import train_model
-        from ..core.training.trainer import TrainConfig
-        from ..core.training.data import save_scenes
+        from ..core.api import load_card, train_model, TrainConfig, save_scenes
 
         products, pairs = self._sources(parameters, context)
         output = self._output_path(parameters, context)

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M
+from ..core.api import DEFAULT_MASK_RESOLUTION_M, DEVICES
 from ..core.progress import Feedback, TqdmFeedback
-from ..core.model.runtime import DEVICES
 
 
 def add_batch_parser(sub) -> None:
@@ -36,8 +35,7 @@ def add_batch_parser(sub) -> None:
 
 
 def run_batch_command(args: argparse.Namespace, overall: Feedback) -> int:
-    from ..core.batch.jobs import BatchOptions
-    from ..core.batch.runner import run_batch
+    from ..core.api import BatchOptions, run_batch
     options = BatchOptions(model=args.model, resolution_m=args.resolution, device=args.device, engine=args.engine,
                            batch_size=args.batch_size, buffer_px=args.buffer, confidence=args.confidence,
                            reconstruct=args.reconstruct, shadow_geometry=not args.no_shadow_geometry)

@@ -12,15 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from ..core.io.bands import DEFAULT_MASK_RESOLUTION_M, PRESETS
+# names load on first use (core.api): --help stays fast, torch loads only when training starts
+from ..core.api import BAND_SETS, DEFAULT_MASK_RESOLUTION_M, DEVICES, MODELS_DIR, PRESETS, limit_gdal_cache, load_card
 from .batch import add_batch_parser, run_batch_command
 from .reconstruction import COMMANDS as RECON_COMMANDS, add_recon_parsers, run_recon_command
 from ..core.errors import InputError, describe_error
-from ..core.io.gdal_cache import limit_gdal_cache
-from ..core.model.card import MODELS_DIR, load_card
 from ..core.progress import TqdmFeedback
-from ..core.model.runtime import DEVICES
-from ..core.training.trainer import BAND_SETS  # numpy only: torch loads when training starts
 
 
 def _common(p: argparse.ArgumentParser, resolution_m: int) -> None:
@@ -107,9 +104,7 @@ def _training_parsers(sub) -> None:
 
 
 def _run_training_command(args, feedback) -> int:
-    from ..core.training.label_sources import scene_from_label_raster, scene_from_scl
-    from ..core.io.output_guard import guard_outputs
-    from ..core.training.data import save_scenes
+    from ..core.api import scene_from_label_raster, scene_from_scl, guard_outputs, save_scenes
     if args.command == "prepare":
         if len(args.image) != len(args.labels):
             raise InputError(f"Give one --labels per --image ({len(args.image)} images, {len(args.labels)} label rasters).")
@@ -125,8 +120,7 @@ def _run_training_command(args, feedback) -> int:
         print(f"Training set written: {args.output} ({len(scenes)} scenes)")
         return 0
     if args.command == "train":
-        from ..core.training.train_model import train_model
-        from ..core.training.trainer import TrainConfig
+        from ..core.api import train_model, TrainConfig
         if args.output.suffix.lower() != ".onnx":
             raise InputError(f"The model output must end in .onnx, not '{args.output.name}'.")
         if not args.output.parent.is_dir():
@@ -149,7 +143,7 @@ def _run_training_command(args, feedback) -> int:
                             init_model=args.base_model, feedback=feedback)
         print(f"Model written: {model.onnx_fp32} (fp16: {model.onnx_fp16})")
         return 0
-    from ..core.evaluation.masks import evaluate_rasters, format_table, write_scores
+    from ..core.api import evaluate_rasters, format_table, write_scores
     if bool(args.mask) == bool(args.image):
         raise InputError("Give either --mask rasters or --image rasters with --model, one --reference each.")
     guard_outputs([args.table], [*args.mask, *args.image, *args.reference], sidecars=False)

@@ -10,7 +10,7 @@ import json
 import re
 from typing import List, Optional, Tuple, Union
 
-from ..core.io.bands import PRESETS
+from ..core.api import PRESETS
 from ..core.errors import InputError
 from ..core.progress import Feedback
 
@@ -135,7 +135,7 @@ def _close(feedback: Feedback) -> None:
 def run_recon_command(args, feedback: Feedback) -> int:
     """Run a reconstruction subcommand; engine errors propagate to main()."""
     if args.command == "evaluate-reconstruction":
-        from ..core.evaluation.reconstructions import evaluate_reconstruction, format_recon_table, write_recon_scores
+        from ..core.api import evaluate_reconstruction, format_recon_table, write_recon_scores
         scores = evaluate_reconstruction(args.reconstruction, args.reference, args.mask, args.band or None,
                                          args.mask_classes, args.bands, args.band_mapping)
         if args.table:
@@ -145,13 +145,13 @@ def run_recon_command(args, feedback: Feedback) -> int:
         return 0
     if args.command == "reconstruct":
         return _run_reconstruct(args, feedback)
-    from ..core.io.dates import split_dates
+    from ..core.api import split_dates
     common = dict(masks=_masks(args.mask, len(args.inputs)), dates=split_dates(args.dates),
                   source_output=args.source_output, band_preset=args.bands, band_mapping=args.band_mapping,
                   resolution_m=args.resolution, buffer_px=args.buffer, model=args.model,
                   max_memory_mb=args.max_memory, feedback=feedback)
     if args.command == "gapfill":
-        from ..core.reconstruction.gapfill_rasters import gapfill_rasters
+        from ..core.api import gapfill_rasters
         result = gapfill_rasters(args.inputs, args.output, parse_target(args.target), radius=args.radius, **common)
         info = {"output": str(result.output), "source": str(result.source_output), "target": result.target + 1,
                 "target_date": result.target_date, "bands": result.bands, "pixels": result.counts,
@@ -161,7 +161,7 @@ def run_recon_command(args, feedback: Feedback) -> int:
                  f"Target {result.target_date}: {result.filled_percent:.2f} % of valid pixels filled; "
                  + ", ".join(f"{k}: {v}" for k, v in result.counts.items())]
     else:
-        from ..core.reconstruction.composite import composite_rasters
+        from ..core.api import composite_rasters
         masks = common.pop("masks")
         result = composite_rasters(args.inputs, masks, args.output, centre=args.centre, **common)
         info = {"output": str(result.output), "source": str(result.source_output), "centre": result.centre,
@@ -175,7 +175,7 @@ def run_recon_command(args, feedback: Feedback) -> int:
 
 
 def _run_reconstruct(args, feedback: Feedback) -> int:
-    from ..core.reconstruction.reconstruct import reconstruct
+    from ..core.api import reconstruct
     if args.buffer < 0:
         raise InputError(f"The buffer is a number of pixels, 0 or more, not {args.buffer}.")
     if args.dn_scale is not None and args.dn_scale <= 0:

@@ -88,3 +88,30 @@ def test_the_installer_needs_only_the_standard_library():
                     f"{path}:{line} imports {name[5:]}"
             else:
                 assert unit_of(name) in ("dependencies", "core.errors", "core.progress"), f"{path}:{line} imports {name}"
+
+
+def entry_point_modules():
+    paths = [p for unit in ENTRY_POINTS for p in sorted(REPO.glob(f"{unit}/*.py")) + sorted(REPO.glob(f"{unit}.py"))]
+    return paths
+
+
+@pytest.mark.parametrize("path", entry_point_modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_entry_points_reach_the_engine_only_through_the_api(path):
+    """cli/ and algorithms/ name core.api (and the shared errors and progress), never a concern package."""
+    for name, line in imports_of(path):
+        if name.split(".")[0] == "core":
+            assert unit_of(name) in ("core.api", "core.errors", "core.progress"), \
+                f"{path.relative_to(REPO)}:{line} imports {name}; import it from core.api (add it there if new)"
+
+
+def test_every_api_name_resolves_and_type_checkers_see_the_same_names():
+    import importlib
+    api = importlib.import_module("cloudfree.core.api")
+    source = (REPO / "core" / "api.py").read_text()
+    checked = {a.asname or a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+               and node.level for a in node.names}
+    assert checked == set(api.__all__)
+    for name in api.__all__:
+        assert getattr(api, name) is getattr(importlib.import_module(f"cloudfree.core.{api._WHERE[name]}"), name)
+    with pytest.raises(AttributeError, match="no 'nothing_here'"):
+        api.nothing_here
