@@ -41,42 +41,44 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
     def help_text(self) -> str:
         return self.tr(
             "Masks clouds and cloud shadows in Sentinel-2 imagery with a U-Net model run by ONNX Runtime.\n\n"
-            "Input: either a raster layer with Sentinel-2 bands (reflectance x 10000, as in L1C/L2A products) "
-            "or a Sentinel-2 product: a .SAFE folder, its .zip, or the MTD_MSIL1C.xml / MTD_MSIL2A.xml inside "
-            "the folder. Give exactly one of the two.\n\n"
-            "Bands of a raster layer are identified by the band preset or by "
-            "an explicit band mapping such as 'B02=1, B03=2, B04=3, B08=4', which overrides the preset. Auto "
-            "reads the raster's band names (descriptions such as B02 or Blue, or an RGB colour interpretation); "
-            "without names it takes 13 bands as L1C and 12 as L2A, and 4 or 3 bands as B/G/R/NIR or R/G/B only "
-            "when the pixels confirm that order (in top-of-atmosphere images the darkest pixels are brighter in "
-            "blue than in red); otherwise it asks for the preset or a mapping and says what it saw.\n\n"
-            "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data. The optional "
-            "confidence raster holds the probability (0-100 %) of each class, one band per class.\n\n"
-            "Model: an .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the "
-            "bands the input has: cloudfree_s2 (6 bands B02 B03 B04 B08 B11 B12, for .SAFE products and full exports), "
-            "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran. "
-            "Advanced: device, batch size, patch size and overlap (empty: the model card's values).\n\n"
-            "Processing resolution: 10 (the default), 20 or 60 m, the pixel size of the mask on the input's grid; "
-            "10 m gives the best masks (shadows especially), 20 m is 4x faster. "
-            "Device: auto (the fastest execution provider this onnxruntime build has, CUDA or CPU), cpu or "
-            "cuda. Batch size: patches per inference call; more is faster on a GPU and needs more memory. "
-            "Buffer: grows the cloud and shadow classes by this many pixels, to catch the hazy edges masks "
-            "miss.\n\n"
-            "Check shadows against cloud geometry (advanced, on by default): a shadow must lie where a cloud "
-            "casts it, away from the sun at a cloud height of 0.2 to 12 km. Shadow the model finds where no "
-            "cloud can cast it (a dark lake or forest far from any cloud) becomes clear. The sun angles come "
-            "from a .SAFE product's metadata; for a raster layer the direction is estimated from the scene's "
-            "own cloud-to-shadow offset, and the check is skipped (the log says so) when there is none.\n\n"
-            "Cloud and shadow thresholds (advanced): the probability at which cloud or shadow wins a pixel "
-            "against clear; lower finds more (thin haze, faint shadow), higher finds less. Empty uses the model "
-            "card's calibrated values, chosen on held-out human labels and stated in the log (for cloudfree_s2 "
-            "about 0.56 for cloud and 0.11 for shadow, whose probabilities run low).\n\n"
-            "DN scale and DN offset (advanced, raster layers only): reflectance = (value + offset) / scale. "
-            "Empty scale: 10000 for integer rasters (Sentinel-2 DN), 1 for float rasters (reflectance); "
-            "products carry their own scaling.\n\n"
+            "Input: either a raster layer with Sentinel-2 bands or a Sentinel-2 product (.SAFE folder, .zip or "
+            "its MTD_MSIL1C.xml / MTD_MSIL2A.xml); give exactly one of the two.\n\n"
+            "Output classes: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data, styled and "
+            "loaded into the CloudFree group with the cloud and shadow cover in the log.\n\n"
             "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), 'CloudSEN12, a global dataset for "
             "semantic understanding of cloud and cloud shadow in Sentinel-2', Scientific Data 9, 782); the "
             "bundled models and their scores are described in the CloudFree README and models/README.md.")
+
+    PARAMETER_HELP = {
+        CloudFreeAlgorithm.RESOLUTION: "The pixel size of the mask on the input's grid: 10 m (the default) gives "
+                                       "the best masks, shadows especially; 20 m is 4x faster.",
+        MODEL: "An .onnx file with its JSON model card beside it. Empty picks the best bundled U-Net for the bands "
+               "the input has: cloudfree_s2 (B02 B03 B04 B08 B11 B12, for .SAFE products and full exports), "
+               "cloudfree_bgrn (blue, green, red, NIR) or cloudfree_rgb (true colour); the log says which ran.",
+        DEVICE: "auto: the fastest execution provider this onnxruntime build has (CUDA, else CPU); cpu; cuda.",
+        BATCH_SIZE: "Patches per inference call; more is faster on a GPU and needs more memory.",
+        PATCH_SIZE: "The tile the model sees, in pixels; empty: the model card's.",
+        OVERLAP: "Pixels by which tiles overlap and are blended; empty: the model card's.",
+        SHADOW_GEOMETRY: "A shadow must lie where a cloud casts it, away from the sun at a cloud height of 0.2 to "
+                         "12 km; shadow where no cloud can cast it (a dark lake or forest far from any cloud) "
+                         "becomes clear. The sun angles come from a product's metadata; for a raster layer the "
+                         "direction is estimated from the scene's own cloud-to-shadow offset, and the check is "
+                         "skipped (the log says so) when there is none. On by default.",
+        CLOUD_THRESHOLD: "The probability at which cloud wins a pixel against clear; lower finds more (thin haze), "
+                         "higher less. Empty: the model card's calibrated value, chosen on held-out human labels "
+                         "and stated in the log (about 0.56 for cloudfree_s2).",
+        SHADOW_THRESHOLD: "The probability at which shadow wins a pixel against clear; lower finds more (faint "
+                          "shadow). Empty: the model card's calibrated value (about 0.11 for cloudfree_s2, whose "
+                          "shadow probabilities run low).",
+        DN_SCALE: "Raster layers only: reflectance = (value + offset) / scale. Empty: 10000 for integer rasters "
+                  "(Sentinel-2 DN), 1 for float rasters (reflectance); products carry their own scaling.",
+        DN_OFFSET: "Raster layers only: added to the values before the scale, e.g. -1000 for exports of processing "
+                   "baseline 04.00 or later.",
+        CloudFreeAlgorithm.OUTPUT: "The class raster (Cloud Optimized GeoTIFF): 0 clear, 1 thick cloud, 2 thin "
+                                   "cloud, 3 cloud shadow, 255 no data.",
+        CONFIDENCE: "Optional: the probability (0-100 %) of each class, one band per class, shown as thick cloud "
+                    "red, thin cloud green and shadow blue.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_input_parameters(

@@ -170,6 +170,14 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         call and its results.
         """
         super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("initAlgorithm")
+        if init is not None:
+            @functools.wraps(init)
+            def with_help(self, config=None):
+                init(self, config)
+                self.apply_parameter_help()
+
+            cls.initAlgorithm = with_help
         run = cls.__dict__.get("processAlgorithm")
         if run is None:
             return
@@ -207,12 +215,55 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         return tr(text)
 
     def help_text(self) -> str:
-        """The algorithm's help as plain text; each algorithm writes its own."""
+        """What the algorithm does, how and its reference, as plain text; each algorithm writes its own.
+
+        The parameters are not described here but in PARAMETER_HELP, one
+        entry each, which the help page lists after this text.
+        """
         return ""
+
+    #: Parameter name -> what it does and what to give, for the help page and the parameter's tooltip
+    #: (QgsProcessingParameterDefinition.setHelp).  The parameters every algorithm shares are described
+    #: here; each algorithm adds (or overrides) its own, merged along the class hierarchy.
+    PARAMETER_HELP: Dict[str, str] = {
+        INPUT: "A raster layer with Sentinel-2 bands (reflectance x 10000 as in L1C/L2A products, or reflectance "
+               "as floats). Give this or a Sentinel-2 product, not both.",
+        SAFE: "A Sentinel-2 product instead of a layer: a .SAFE folder, its .zip, or the MTD_MSIL1C.xml / "
+              "MTD_MSIL2A.xml inside the folder (L1C or L2A, any processing baseline).",
+        BAND_PRESET: "Which band is which in the raster. Auto reads the band names (descriptions such as B02 or "
+                     "Blue, or an RGB colour interpretation); without names it takes 13 bands as L1C and 12 as "
+                     "L2A, and 4 or 3 bands as B/G/R/NIR or R/G/B only when the pixels confirm that order; "
+                     "otherwise it asks for a preset or a mapping and says what it saw.",
+        BAND_MAPPING: "Band name = band number, e.g. 'B02=1, B03=2, B04=3, B08=4'; overrides the preset.",
+        RESOLUTION: "The pixel size the work is done at, in metres; the output is on the input's grid at that "
+                    "pixel size.",
+        BUFFER: "Grows the cloud and shadow classes by this many pixels, to catch the hazy edges masks miss "
+                "(0: no buffer).",
+    }
+
+    @classmethod
+    def parameter_help(cls) -> Dict[str, str]:
+        merged: Dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(getattr(klass, "__dict__", {}).get("PARAMETER_HELP", {}))
+        return merged
+
+    def apply_parameter_help(self) -> None:
+        """Each parameter's help, shown as its tooltip in the dialog and the modeler."""
+        texts = self.parameter_help()
+        for parameter in self.parameterDefinitions():
+            text = texts.get(parameter.name())
+            if text:
+                parameter.setHelp(self.tr(text))
+
+    def plain_help(self) -> str:
+        """The help page as plain text: help_text, then one line per parameter in the dialog's order."""
+        lines = [f"{p.description()}: {p.help()}" for p in self.parameterDefinitions() if p.help()]
+        return self.help_text() + ("\n\n" + self.tr("Parameters") + "\n" + "\n".join(lines) if lines else "")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         """QGIS shows help as HTML: '<scene>' or '<folder>' would be taken for tags and vanish, so escape."""
-        return html.escape(self.help_text(), quote=False)
+        return html.escape(self.plain_help(), quote=False)
 
     #: The toolbox group: (display name, id); algorithms of another group set their own.
     GROUP = ("Masking", "masking")

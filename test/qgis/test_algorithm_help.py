@@ -129,7 +129,7 @@ def test_help_rendered_as_html_keeps_every_word(algorithm):
     """QGIS renders help as HTML: '<scene>_mask.tif' must not lose '<scene>' as an unknown tag."""
     from qgis.PyQt.QtGui import QTextDocument
 
-    raw = algorithm.help_text() if hasattr(algorithm, "help_text") else ""
+    raw = algorithm.plain_help() if hasattr(algorithm, "plain_help") else ""
     if not raw:
         pytest.skip("a graphical model: QGIS writes its help")
     doc = QTextDocument()
@@ -161,3 +161,24 @@ def test_a_parameter_name_means_the_same_in_every_algorithm(cloudfree_provider):
     presets = {tuple(options) for _, _, options, _ in seen["BAND_PRESET"]}
     assert len(presets) == 1, presets
     assert {kind for _, kind, _, _ in seen["BAND_MAPPING"]} == {"string"}
+
+
+def test_every_parameter_has_its_own_help_shown_as_its_tooltip_and_on_the_help_page(algorithm):
+    """Each parameter declares what it does (PARAMETER_HELP): the dialog's tooltip and a line of the help page."""
+    if not hasattr(algorithm, "parameter_help"):
+        pytest.skip("a graphical model: its help is the model's own")
+    page = " ".join(algorithm.plain_help().split())
+    missing = [p.name() for p in algorithm.parameterDefinitions() if not p.help().strip()]
+    assert not missing, f"{algorithm.id()}: no help for {missing}; add them to PARAMETER_HELP"
+    from cloudfree.algorithms.common import CloudFreeAlgorithm
+
+    unused = set(algorithm.parameter_help()) - {p.name() for p in algorithm.parameterDefinitions()}
+    unused -= set(CloudFreeAlgorithm.PARAMETER_HELP)  # shared help of parameters this algorithm may not have
+    assert not unused, f"{algorithm.id()}: help of no parameter {unused}"
+    for p in algorithm.parameterDefinitions():
+        line = " ".join(f"{p.description()}: {p.help()}".split())
+        assert line in page, f"{algorithm.id()}: the help page lacks {p.name()}"
+        assert " ".join(p.help().split())[:40] in " ".join(p.toolTip().split()), p.name()
+    # the summary above the parameter lines no longer repeats them
+    summary = algorithm.help_text()
+    assert len(summary) < 2500, f"{algorithm.id()}: describe parameters in PARAMETER_HELP, not in help_text"
