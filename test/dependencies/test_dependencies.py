@@ -4,7 +4,6 @@ The wheels are tiny real projects built offline with pip and setuptools; the
 installs run the real pip into temporary folders, and every check runs in a
 fresh Python, as in QGIS.
 """
-import json
 import os
 import subprocess
 import sys
@@ -16,27 +15,7 @@ from cloudfree.dependencies import check as deps
 from cloudfree.dependencies import install as inst
 from cloudfree.core.errors import InputError
 
-PYTHON = sys.executable
-
-
-def build_wheel(projects: Path, out: Path, name: str, version: str, dependencies=(), packages=None,
-                files=None) -> Path:
-    """Build a wheel of a minimal setuptools project with pip, without network or build isolation."""
-    src = projects / f"{name}-{version}"
-    packages = packages or [name]
-    files = files or {f"{name}/__init__.py": f"VALUE = {version.split('.')[1]!r}\n"}
-    for rel, text in files.items():
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_text(text)
-    deps_line = ", ".join(f'"{d}"' for d in dependencies)
-    (src / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps_line}]\n'
-        f'[tool.setuptools]\npackages = {json.dumps(packages)}\n')
-    out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([PYTHON, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "-w", str(out), str(src)], check=True, capture_output=True, env=dict(os.environ, PIP_NO_INPUT="1"))
-    return out
+from wheel_helpers import PYTHON, build_wheel, fresh_python
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +36,6 @@ def wheels(tmp_path_factory):
         build_wheel(projects, folders["ort"], dist, "99.0.0", packages=["onnxruntime"],
                     files={"onnxruntime/__init__.py": f"BUILD = {build!r}\n", f"onnxruntime/{build}_only.py": ""})
     return folders
-
-
-def fresh_python(code: str, pythonpath: Path = None, **env) -> dict:
-    """Run code in a new interpreter (like the one QGIS starts) and return the JSON it prints last."""
-    environment = dict(os.environ, **env)
-    if pythonpath is not None:
-        environment["PYTHONPATH"] = str(pythonpath)
-    proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=environment, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def qgis_numpy_and_gdal():
