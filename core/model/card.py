@@ -150,12 +150,15 @@ def resolve_model_path(model: Optional[str]) -> Path:
 
 #: The kinds of model a card can describe, and what to give where the other kind was given.
 KINDS = {"mask": "a cloud-mask model (cloudfree_s2, cloudfree_bgrn, cloudfree_rgb or one trained with cloudfree train)",
-         "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)"}
+         "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)",
+         "thin": "a thin-cloud removal model (cloudfree_thin_s2 or one from models/train_reconstruction.py "
+                 "--task thin)"}
+_TASK_KINDS = {"reconstruction": "inpaint", "thin_cloud_removal": "thin"}
 
 
 def card_kind(raw: Dict[str, Any]) -> str:
-    """'inpaint' for a reconstruction network's card (task "reconstruction"), else 'mask'."""
-    return "inpaint" if raw.get("task") == "reconstruction" else "mask"
+    """The kind of a card from its task: 'inpaint' (reconstruction), 'thin' (thin-cloud removal), else 'mask'."""
+    return _TASK_KINDS.get(str(raw.get("task")), "mask")
 
 
 def read_card(model: Optional[str], kind: str) -> Tuple[Path, Path, Dict[str, Any]]:
@@ -181,7 +184,7 @@ def read_card(model: Optional[str], kind: str) -> Tuple[Path, Path, Dict[str, An
 
 
 def load_card(model: Optional[str] = None, verify_hash: bool = True, kind: str = "mask") -> ModelCard:
-    """Read and check the card of a model of `kind` ("mask" or "inpaint") given by bundled name or by path."""
+    """Read and check the card of a model of `kind` (KINDS) given by bundled name or by path."""
     onnx_path, card_path, raw = read_card(model, kind)
     try:
         return _parse_card(raw, onnx_path, card_path, verify_hash, kind)

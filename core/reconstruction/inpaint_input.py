@@ -11,6 +11,8 @@ import numpy as np
 from .box_filter import box_mean
 
 INPUT_VERSION = 2
+#: The thin-cloud remover's input: the veiled pixels as they are (they still show the surface), then the mask.
+THIN_INPUT_VERSION = 1
 
 
 def patch_statistics(reflectance: np.ndarray, hole: np.ndarray):
@@ -55,3 +57,13 @@ def network_input(normalised: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The interpolated first guess in the hole, clear pixels as they are, and the mask as a last channel."""
     x = interpolate_holes(normalised, hole).astype(np.float32)
     return np.concatenate([x, hole[:, None].astype(np.float32)], axis=1)
+
+
+def thin_input(normalised: np.ndarray, thin: np.ndarray) -> np.ndarray:
+    """Every pixel as it is, the veiled ones included, and the thin-cloud mask as a last channel."""
+    return np.concatenate([normalised.astype(np.float32), thin[:, None].astype(np.float32)], axis=1)
+
+
+def input_builder(kind: str):
+    """The network-input function of a model kind: 'inpaint' fills holes, 'thin' removes a veil."""
+    return thin_input if kind == "thin" else network_input

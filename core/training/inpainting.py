@@ -21,8 +21,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import Feedback
-from ..reconstruction.inpaint_input import INPUT_VERSION, network_input, patch_statistics
-from .synthetic import TRAIN_BANDS, fractal_field, opacity_from_field
+from ..reconstruction.inpaint_input import INPUT_VERSION, THIN_INPUT_VERSION, input_builder, patch_statistics
+from .synthetic import THIN_ALPHA, TRAIN_BANDS, fractal_field, opacity_from_field, thin_opacity, thin_veil
 from .trainer import DEFAULT_ARCHITECTURE
 from .data import Scene
 
@@ -45,6 +45,7 @@ class InpaintConfig:
     spectral_weight: float = 0.0   # weight of the masked (1 - cosine) spectral term added to the masked MSE
     zero_init: bool = False        # start the residual at exactly the interpolation (last layer zeroed)
     architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(UNET)))
+    task: str = "inpaint"          # "inpaint" (fill holes) or "thin" (remove a thin-cloud veil)
 
 
 class MaskBank:
@@ -92,7 +93,25 @@ class InpaintSampler:
         truth = np.rot90(truth, k, axes=(1, 2))
         ok = np.rot90(known[y:y + self.patch, x:x + self.patch], k)
         hole = self.masks.draw(self.patch)
-        return np.ascontiguousarray(truth, np.float32), hole, np.ascontiguousarray(hole & ok)
+        truth = np.ascontiguousarray(truth, np.float32)
+        return truth, hole, np.ascontiguousarray(hole & ok), truth
+
+
+class ThinCloudSampler(InpaintSampler):
+    """(truth, thin mask, scored, veiled) patches: clear real reflectance under a synthetic thin-cloud veil.
+
+    The veil is core.training.synthetic's (the same physics the masks are
+    trained on); the mask is where its opacity reaches THIN_ALPHA, what a
+    mask calls thin cloud.  Fainter veil outside it stays, as in real scenes.
+    Needs all of TRAIN_BANDS (the veil's spectrum is given for them).
+    """
+
+    def draw(self):
+        truth, _, _, _ = super().draw()
+        opacity = thin_opacity((self.patch, self.patch), float(self.rng.uniform(0.1, 0.7)), self.rng)
+        veiled = thin_veil(truth, opacity, self.rng).astype(np.float32)
+        thin = opacity >= THIN_ALPHA
+        return truth, thin, thin, veiled
 
 
 def build_model(config: InpaintConfig):
@@ -152,15 +171,17 @@ def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence
     feedback = feedback or Feedback()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    sampler = InpaintSampler(train, config.bands, config.patch, MaskBank(masks, rng), config.seed)
-    vsampler = InpaintSampler(val or train, config.bands, config.patch, MaskBank(masks, np.random.default_rng(7)),
-                              config.seed + 1)
+    kind = ThinCloudSampler if config.task == "thin" else InpaintSampler
+    sampler = kind(train, config.bands, config.patch, MaskBank(masks, rng), config.seed)
+    vsampler = kind(val or train, config.bands, config.patch, MaskBank(masks, np.random.default_rng(7)),
+                    config.seed + 1)
+    build_input = input_builder(config.task)
 
     def normalised(draws):
         truth, hole = np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
-        mean, std = patch_statistics(truth, hole)
-        z = (truth - mean) / std
-        return (torch.from_numpy(network_input(z, hole)), torch.from_numpy(z),
+        seen = np.stack([d[3] for d in draws])
+        mean, std = patch_statistics(seen, hole)  # what inference has: the pixels outside the mask
+        return (torch.from_numpy(build_input((seen - mean) / std, hole)), torch.from_numpy((truth - mean) / std),
                 torch.from_numpy(np.stack([d[2] for d in draws])), torch.from_numpy(mean), torch.from_numpy(std))
 
     val_batch = normalised([vsampler.draw() for _ in range(config.validation_patches)])
@@ -219,13 +240,21 @@ def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card
         path.unlink()
         raise InputError(f"The ONNX export of {path.name} differs from PyTorch by {diff:.2e}; not written.")
     fields = dict(card)
-    fields.update({"task": "reconstruction", "bands": list(config.bands), "resolution_m": 20,
+    fields.update({"bands": list(config.bands), "resolution_m": 20,
                    "normalisation": {"mode": "per patch: mean and std (+0.01) of its clear pixels, per band"},
-                   "patch_size": 256, "overlap": 32, "input_multiple": 16, "onnx_parity_max_abs_diff": diff,
-                   "input_version": INPUT_VERSION,
-                   "input": "per-patch normalised reflectance, masked pixels replaced by normalised-convolution "
-                            "interpolation from their clear neighbours, then the mask (1 = fill) as the last channel",
-                   "output": "per-patch normalised reflectance of every band: the interpolated input plus a learned "
-                             "correction"})
+                   "patch_size": 256, "overlap": 32, "input_multiple": 16, "onnx_parity_max_abs_diff": diff})
+    if config.task == "thin":
+        fields.update({"task": "thin_cloud_removal", "input_version": THIN_INPUT_VERSION,
+                       "input": "per-patch normalised reflectance, the thin-cloud pixels as observed, then the "
+                                "thin-cloud mask (1 = correct) as the last channel",
+                       "output": "per-patch normalised reflectance of every band: the observed input plus a "
+                                 "learned correction (the veil removed)"})
+    else:
+        fields.update({"task": "reconstruction", "input_version": INPUT_VERSION,
+                       "input": "per-patch normalised reflectance, masked pixels replaced by normalised-convolution "
+                                "interpolation from their clear neighbours, then the mask (1 = fill) as the last "
+                                "channel",
+                       "output": "per-patch normalised reflectance of every band: the interpolated input plus a "
+                                 "learned correction"})
     write_card(path, fields)
     return path

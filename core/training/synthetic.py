@@ -68,6 +68,27 @@ def shift_image(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+def thin_opacity(shape: Tuple[int, int], cover: float, rng: np.random.Generator) -> np.ndarray:
+    """A thin-cloud opacity field: smoother than thick cloud (steeper spectrum), at most 0.15-0.5 opaque."""
+    field = fractal_field(shape, rng, beta=float(rng.uniform(3.0, 4.0)))
+    return opacity_from_field(field, cover, max_alpha=float(rng.uniform(0.15, 0.5)),
+                              softness=float(rng.uniform(0.1, 0.4)))
+
+
+def thin_veil(image: np.ndarray, opacity: np.ndarray, rng: np.random.Generator,
+              spectrum_jitter: Optional[np.ndarray] = None) -> np.ndarray:
+    """`image` (TRAIN_BANDS, H, W) seen through a thin-cloud veil: I = S (1 - a) + c a.
+
+    c is the bluish thin-cloud reflectance (_THIN_SPECTRUM), scaled by a
+    random brightness and a per-band jitter; a the opacity.  The surface is
+    still seen, attenuated, which is what a thin-cloud remover undoes.
+    """
+    jitter = spectrum_jitter if spectrum_jitter is not None else \
+        rng.uniform(0.93, 1.07, size=len(TRAIN_BANDS)).astype(np.float32)
+    veil = (_THIN_SPECTRUM * rng.uniform(0.8, 1.3) * jitter)[:, None, None]
+    return image * (1.0 - opacity[None]) + veil * opacity[None]
+
+
 @dataclass
 class CloudScene:
     """The parameters one synthetic cloud field was drawn with (for the record)."""
@@ -107,11 +128,7 @@ def composite_clouds(surface: np.ndarray, pixel_m: float, rng: np.random.Generat
         field = fractal_field((h, w), rng, beta=float(rng.uniform(2.6, 3.6)))
         thick = opacity_from_field(field, scene.cover, max_alpha=float(rng.uniform(0.9, 1.0)),
                                    softness=float(rng.uniform(0.02, 0.12)))
-    thin = np.zeros((h, w), np.float32)
-    if scene.thin_cover > 0:
-        field = fractal_field((h, w), rng, beta=float(rng.uniform(3.0, 4.0)))
-        thin = opacity_from_field(field, scene.thin_cover, max_alpha=float(rng.uniform(0.15, 0.5)),
-                                  softness=float(rng.uniform(0.1, 0.4)))
+    thin = thin_opacity((h, w), scene.thin_cover, rng) if scene.thin_cover > 0 else np.zeros((h, w), np.float32)
 
     # Shadow: the cloud's opacity moved away from the sun by height * tan(zenith).
     offset_px = scene.cloud_height_m * np.tan(np.radians(scene.sun_zenith_deg)) / pixel_m
@@ -127,8 +144,7 @@ def composite_clouds(surface: np.ndarray, pixel_m: float, rng: np.random.Generat
     thick_refl = (_THICK_SPECTRUM * scene.brightness * spectrum_jitter)[:, None, None]
     texture = 1.0 + 0.15 * (fractal_field((h, w), rng, beta=2.0)[None] - 0.5)
     image = image * (1.0 - thick[None]) + thick_refl * texture * thick[None]
-    thin_refl = (_THIN_SPECTRUM * rng.uniform(0.8, 1.3) * spectrum_jitter)[:, None, None]
-    image = image * (1.0 - thin[None]) + thin_refl * thin[None]
+    image = thin_veil(image, thin, rng, spectrum_jitter)
 
     alpha = 1.0 - (1.0 - thick) * (1.0 - thin)
     label = np.zeros((h, w), np.uint8) if base_label is None else base_label.copy()
