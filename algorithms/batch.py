@@ -35,25 +35,9 @@ class BatchAlgorithm(CloudFreeAlgorithm):
     def help_text(self) -> str:
         return self.tr(
             "Masks clouds and cloud shadows in every Sentinel-2 product of a folder, one scene after the other, "
-            "with the best bundled U-Net for the product's bands, and writes a summary table of all scenes.\n\n"
-            "Input folder: a folder holding .SAFE product folders and/or their .zip files (L1C or L2A); each "
-            "is one scene. Products in subfolders are not searched.\n\n"
-            "Output folder: receives, per scene, <scene>_mask.tif (0 clear, 1 thick cloud, 2 thin cloud, "
-            "3 cloud shadow, 255 no data, in the product's CRS and grid at the chosen resolution, with a .qml "
-            "style beside it), optionally <scene>_confidence.tif and <scene>_reconstructed.tif, a small record "
-            "<scene>.done.json, and for the whole batch summary.csv and summary.json. Its parent folder must "
-            "exist.\n\n"
-            "Processing resolution: 10 (the default: the best masks), 20 (4x faster) or 60 m.\n\n"
-            "Buffer: grows the cloud and shadow classes by this many pixels, to catch the hazy edges masks "
-            "miss.\n\n"
-            "Class confidence: also write <scene>_confidence.tif, the probability (0-100 %) of each class, one "
-            "band per class.\n\n"
-            "Reconstruct: also reconstruct each scene under its clouds (all bands, filled by the inpainting "
-            "U-Net from the scene itself) into <scene>_reconstructed.tif; much slower than masking. A scene "
-            "with no cloud or no clear pixel gets no reconstruction; the summary says why.\n\n"
-            "Dask scheduler: the address of a Dask distributed scheduler (e.g. tcp://host:8786) to hand the "
-            "scenes to; its workers must see the input and output folders under the same paths. Empty runs "
-            "every scene here, in QGIS.\n\n"
+            "with the best bundled U-Net for the product's bands, and writes, per scene, a mask (optionally also "
+            "its class confidence and a reconstruction) into the output folder and a summary table of all "
+            "scenes.\n\n"
             "Resuming: a scene whose record <scene>.done.json and outputs are already in the output folder is "
             "skipped, so running the algorithm again on the same folders continues a stopped or cancelled "
             "batch. A record keeps the options it was made with (model, resolution, buffer, outputs); a run "
@@ -66,6 +50,25 @@ class BatchAlgorithm(CloudFreeAlgorithm):
             "cover in % of valid pixels, seconds, status, output paths, worker, error); the number of scenes "
             "done in this run, failed, and skipped because they were done before.\n\n"
             "Reference: the CloudFree README, section 'Many scenes: batch runs and Dask'.")
+
+    PARAMETER_HELP = {
+        CloudFreeAlgorithm.INPUT: "A folder holding .SAFE product folders and/or their .zip files (L1C or L2A); each "
+                                  "is one scene. Products in subfolders are not searched.",
+        CloudFreeAlgorithm.RESOLUTION: "The pixel size of the masks, on each product's grid: 10 m (the default) gives "
+                                       "the best masks, 20 m is 4x faster; or 60 m.",
+        CONFIDENCE: "Also write <scene>_confidence.tif, the probability (0-100 %) of each class, one band per class.",
+        RECONSTRUCT: "Also reconstruct each scene under its clouds (all bands, filled by the inpainting U-Net from the "
+                     "scene itself) into <scene>_reconstructed.tif; much slower than masking. A scene with no cloud "
+                     "or no clear pixel gets no reconstruction; the summary says why.",
+        DASK_SCHEDULER: "The address of a Dask distributed scheduler (e.g. tcp://host:8786) to hand the scenes to; its "
+                        "workers must see the input and output folders under the same paths. Empty: every scene runs "
+                        "here, in QGIS.",
+        OUTPUT_FOLDER: "Receives, per scene, <scene>_mask.tif (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, "
+                       "255 no data, in the product's CRS and grid at the chosen resolution, with a .qml style beside "
+                       "it), optionally <scene>_confidence.tif and <scene>_reconstructed.tif, a small record "
+                       "<scene>.done.json, and for the whole batch summary.csv and summary.json. Its parent folder "
+                       "must exist.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFile(

@@ -27,19 +27,21 @@ class CompositeAlgorithm(SeriesAlgorithm):
             "Builds one cloud-free image from several dates: each pixel is the clear observation nearest in time "
             "to the middle of the period (or to the date given as centre), ties going to the earlier date. A real "
             "observation is copied, not a median, so the bands of a pixel belong together.\n\n"
-            "Dates, cloud masks, dates list, bands and resolution as in the gap-fill algorithm: rasters on one "
-            "grid with their dates (products carry theirs; a raster named with its date states it), and one "
-            "CloudFree mask per date in the same order "
-            "(empty: computed with the bundled model).\n\n"
-            "Outputs: the composite, with the first date's bands, grid, data type and scale, styled in true "
-            "colour; and the source: the position of the date each pixel comes from (0 = first), labelled with "
-            "its date, 255 where no date is clear (no data in the composite).\n\n"
-            "Band preset / band mapping: which band of the rasters is which (Auto guesses from the band count); "
-            "a mapping such as 'B02=1, B03=2, B04=3, B08=4' overrides the preset. Buffer: grows the clouds and "
-            "shadows of every mask by this many pixels.\n\n"
+            "Dates, cloud masks, dates list, bands and resolution are given as in the gap-fill algorithm.\n\n"
+            "Outputs: the composite, styled in true colour, and the date each pixel comes from; also the share of "
+            "pixels clear on no date and the centre date.\n\n"
             "Reference: best-available-pixel compositing, White et al. (2014), 'Pixel-based image compositing "
             "for large-area dense time series applications and science', Canadian Journal of Remote Sensing "
             "40(3); see also the CloudFree README.")
+
+    PARAMETER_HELP = {
+        CENTRE: "The date, YYYY-MM-DD, whose nearest clear observation each pixel takes. Empty: the middle of the "
+                "period.",
+        SeriesAlgorithm.OUTPUT: "The composite, with the first date's bands, grid, data type and scale, styled in true "
+                                "colour.",
+        SeriesAlgorithm.SOURCE: "The position of the date each pixel comes from (0 = first), labelled with its date; "
+                                "255 where no date is clear (no data in the composite).",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_series_parameters()

@@ -53,10 +53,13 @@ class CopyModelsAlgorithm(CloudFreeAlgorithm):
             "your own models folder. The shipped ones cannot be edited; the copies appear under Models in the "
             "Processing toolbox, named '... (my copy)', and open in the graphical modeler (right-click > Edit "
             "Model...) to change their inputs, add the band mapping or chain other algorithms.\n\n"
-            "Models folder: where the copies go; by default Processing's folder for your models. A copy never "
-            "replaces a file: if the name is taken, it gets the next free one (_2, _3, ...).\n\n"
             "Output: the paths of the copies.\n\n"
             "Reference: QGIS User Manual, 'The graphical modeler' (Processing).")
+
+    PARAMETER_HELP = {
+        FOLDER: "Where the copies go; by default Processing's folder for your models. A copy never replaces a file: if "
+                "the name is taken, it gets the next free one (_2, _3, ...).",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFile(

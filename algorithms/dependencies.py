@@ -49,26 +49,29 @@ class DependenciesAlgorithm(CloudFreeAlgorithm):
             "Optional: torch and segmentation-models-pytorch, for training and the PyTorch engine. For each "
             "package the report gives the version found, whether it is fine, missing or the wrong version, "
             "what it is for and the command that fixes it.\n\n"
-            "Install: unticked (the default), the algorithm only checks. Ticked, it installs what is missing "
-            "into the folder cloudfree_deps inside your QGIS profile's python folder, which CloudFree puts on "
-            "the Python path when it loads; nothing is installed into QGIS's own Python. numpy and GDAL belong "
-            "to QGIS and are never installed, upgraded or replaced: pip runs without dependencies, CloudFree adds "
-            "the ones this Python lacks itself (never numpy or GDAL), deletes any numpy or GDAL copy that still "
-            "lands in the folder, "
-            "and checks in a fresh Python that the new packages import and that numpy's and GDAL's versions are "
-            "unchanged; if not, it removes what it installed. Restart QGIS afterwards if a package was already "
-            "loaded.\n\n"
-            "GPU: install onnxruntime-gpu (NVIDIA CUDA) instead of onnxruntime; it needs an NVIDIA driver and "
-            "the CUDA and cuDNN versions that onnxruntime-gpu release was built for. The cloud mask log says "
-            "which execution provider ran and why CUDA was not used when it was not.\n\n"
-            "Wheel folder (optional): for computers without internet, a folder of wheel files to install from, "
-            "without the package index. Fill it elsewhere with 'python -m pip download -d <folder> "
-            "\"onnxruntime>=1.17\" \"rasterio>=1.3\" \"affine<3\" \"numpy<2\"' for the same system and Python "
-            "version (without the affine pin, rasterio brings affine 3, which QGIS's Python cannot use).\n\n"
-            "Training: also install torch and segmentation-models-pytorch (large downloads).\n\n"
+            "numpy and GDAL belong to QGIS and are never installed, upgraded or replaced: pip runs without "
+            "dependencies, CloudFree adds the ones this Python lacks itself (never numpy or GDAL), deletes any "
+            "numpy or GDAL copy that still lands in the install folder, and checks in a fresh Python that the new "
+            "packages import and that numpy's and GDAL's versions are unchanged; if not, it removes what it "
+            "installed.\n\n"
             "Outputs: Report, the text above for every package; OK, 1 when everything the algorithms need "
             "(plus the GPU build and the training packages when those boxes are ticked) is present, else 0.\n\n"
             "Reference: the CloudFree README, section 'QGIS' (Dependencies).")
+
+    PARAMETER_HELP = {
+        INSTALL: "Unticked (the default), the algorithm only checks. Ticked, it installs what is missing into the "
+                 "folder cloudfree_deps inside your QGIS profile's python folder, which CloudFree puts on the Python "
+                 "path when it loads; nothing is installed into QGIS's own Python. Restart QGIS afterwards if a "
+                 "package was already loaded.",
+        GPU: "Install onnxruntime-gpu (NVIDIA CUDA) instead of onnxruntime; it needs an NVIDIA driver and the CUDA and "
+             "cuDNN versions that onnxruntime-gpu release was built for. The cloud mask log says which execution "
+             "provider ran and why CUDA was not used when it was not.",
+        WHEEL_FOLDER: "Optional, for computers without internet: a folder of wheel files to install from, without the "
+                      "package index. Fill it elsewhere with 'python -m pip download -d <folder> \"onnxruntime>=1.17\" "
+                      "\"rasterio>=1.3\" \"affine<3\" \"numpy<2\"' for the same system and Python version (without "
+                      "the affine pin, rasterio brings affine 3, which QGIS's Python cannot use).",
+        TRAINING: "Also install torch and segmentation-models-pytorch (large downloads).",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterBoolean(

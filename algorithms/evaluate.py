@@ -49,26 +49,32 @@ class EvaluateAlgorithm(CloudFreeAlgorithm):
     def help_text(self) -> str:
         return self.tr(
             "Scores a CloudFree cloud and shadow mask against a reference raster (hand-drawn labels, an SCL, "
-            "another tool's mask), class by class.\n\n"
-            "Mask: a CloudFree class raster (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data), "
-            "as written by the masking algorithms. It is resampled (nearest) onto the reference's grid, so the "
-            "scores are at the resolution the reference was drawn at; both need a CRS unless they share a grid.\n\n"
-            "Reference classes: how the reference is coded: CloudFree / CloudSEN12 classes, binary cloud, "
-            "binary shadow, the Sen2Cor Scene Classification Layer (SCL) or ukis-csmask classes. Reference "
-            "codes, e.g. '0=0, 1=4, 2=3', override that choice: each reference value is mapped to 0 clear, "
-            "1 thick cloud, 2 thin cloud, 3 shadow, 4 cloud (thick or thin not said), 5 not cloud or 6 not "
-            "shadow; unlisted values are not scored.\n\n"
+            "another tool's mask), class by class, at the resolution the reference was drawn at.\n\n"
             "Only the classes the reference can tell apart are scored: a binary cloud reference scores "
             "cloud, not shadow. Outputs, per class group (CLEAR, CLOUD, THICK_CLOUD, THIN_CLOUD, SHADOW): "
             "producer's accuracy (share of the reference class found), user's accuracy (share of the mask "
             "class that is right), balanced accuracy, F1, intersection over union and the number of reference "
             "pixels of the class; a class the reference cannot score gives no value (NULL). PIXELS is the number "
             "of pixels scored (valid in both). The table is written in the log and, optionally, to a CSV or "
-            "JSON file (by its extension).\n\n"
-            "Scores table (optional): the .csv or .json file that receives the table of scores per class.\n\n"
+            "JSON file.\n\n"
             "Reference: the classes follow CloudSEN12 (Aybar et al. (2022), Scientific Data 9, 782); producer's "
             "and user's accuracy as in Congalton and Green, 'Assessing the Accuracy of Remotely Sensed Data' "
             "(CRC Press); see also the CloudFree README.")
+
+    PARAMETER_HELP = {
+        MASK: "A CloudFree class raster (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no data), as "
+              "written by the masking algorithms. It is resampled (nearest) onto the reference's grid, so the scores "
+              "are at the resolution the reference was drawn at; both need a CRS unless they share a grid.",
+        REFERENCE: "The raster the mask is scored against: hand-drawn labels, an SCL, another tool's mask, coded as "
+                   "Reference classes or Reference codes say. It needs a CRS unless it shares the mask's grid.",
+        REFERENCE_CLASSES: "How the reference is coded: CloudFree / CloudSEN12 classes, binary cloud, binary shadow, "
+                           "the Sen2Cor Scene Classification Layer (SCL) or ukis-csmask classes.",
+        REFERENCE_CODES: "Reference value = class pairs, e.g. '0=0, 1=4, 2=3'; they override the reference classes. "
+                         "Each reference value is mapped to 0 clear, 1 thick cloud, 2 thin cloud, 3 shadow, 4 cloud "
+                         "(thick or thin not said), 5 not cloud or 6 not shadow; unlisted values are not scored.",
+        OUTPUT_TABLE: "Optional: the .csv or .json file that receives the table of scores per class (the format "
+                      "follows the extension).",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(

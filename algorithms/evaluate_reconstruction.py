@@ -42,18 +42,24 @@ class EvaluateReconstructionAlgorithm(CloudFreeAlgorithm):
         return self.tr(
             "Scores a reconstructed image (e.g. a gap-fill output) against the true image, on the pixels that "
             "were filled only: clear pixels are copied and would only dilute the error.\n\n"
-            "Reconstruction and reference: rasters on the same grid with the same band layout (preset or "
-            "mapping), read as reflectance. Bands: e.g. 'B02, B03, B04' to score some bands only.\n\n"
-            "Mask: which pixels were filled: a CloudFree mask (1 thick, 2 thin cloud, 3 shadow are filled; "
-            "255 no data), a gap-fill source raster (codes 1 and 2), or a binary mask (non-zero). It may be "
-            "coarser than the images (same CRS).\n\n"
             "Outputs, over all scored bands: MAE and RMSE in reflectance, PSNR (dB, peak 1.0), SSIM (7 x 7 "
             "windows, averaged over filled pixels), SAM (mean spectral angle in degrees) and the number of "
             "pixels scored. The per-band table goes to the log and, optionally, to a CSV or JSON file.\n\n"
-            "Scores table (optional): the .csv or .json file that receives the per-band table.\n\n"
             "Reference: SSIM, Wang et al. (2004), 'Image quality assessment: from error visibility to "
             "structural similarity', IEEE Transactions on Image Processing 13(4); SAM, Kruse et al. (1993), "
             "Remote Sensing of Environment 44; the CloudFree README ('Benchmarks').")
+
+    PARAMETER_HELP = {
+        RECONSTRUCTION: "The reconstructed raster, read as reflectance; on the reference's grid, with the same band "
+                        "layout (band preset or mapping).",
+        REFERENCE: "The true image, read as reflectance; on the reconstruction's grid, with the same band layout "
+                   "(band preset or mapping).",
+        MASK: "Which pixels were filled, coded as Mask classes says. It may be coarser than the images (same CRS).",
+        MASK_CLASSES: "How the mask is coded: a CloudFree mask (1 thick, 2 thin cloud, 3 shadow are filled; 255 no "
+                      "data), a gap-fill source raster (codes 1 and 2), or a binary mask (non-zero).",
+        BANDS: "E.g. 'B02, B03, B04' to score some bands only; empty: all.",
+        OUTPUT_TABLE: "Optional: the .csv or .json file that receives the per-band table.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(self.RECONSTRUCTION, self.tr("Reconstruction")))

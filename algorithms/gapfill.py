@@ -28,28 +28,24 @@ class GapfillAlgorithm(SeriesAlgorithm):
         return self.tr(
             "Reconstructs the cloudy and shadowed pixels of one date (the target) from the other dates of the "
             "same area.\n\n"
-            "Dates: raster layers on one grid (same CRS, extent and pixel size: resample and clip them first "
-            "otherwise), or Sentinel-2 products opened in QGIS. Products carry their dates; a plain raster's "
-            "date is read from its file name when the name states one (T33UUU_20170216T102101_B02.jp2, "
-            "S2A_MSIL2A_20200615T184921_....tif, s2_2015-07-11.tif); otherwise give the dates, YYYY-MM-DD in "
-            "the order of the layers.\n\n"
-            "Cloud masks: one CloudFree class raster per date in the same order (0 clear, 1 thick cloud, "
-            "2 thin cloud, 3 shadow, 255 no data), e.g. from the masking algorithms; they may be coarser than "
-            "the images. Empty: each date is masked with the bundled U-Net first. The buffer grows clouds and "
-            "shadows of every mask.\n\n"
-            "Target: its position among the dates (1 = first), or its date in 'Target date', which wins.\n\n"
             "Each other date is fitted onto the target locally (gain and offset per band in a moving window, "
             "on pixels clear on both) to follow crop growth and illumination, and the fitted dates are averaged "
             "with weights falling with their time distance. Clear pixels are copied unchanged.\n\n"
-            "Outputs: the reconstruction, with the target's bands, grid, data type and scale, styled in true "
-            "colour; and the source of each pixel: 0 original, 1 filled from other dates, 2 no clear date "
-            "(filled from the image itself: treat as less reliable), 255 no data; its band 2 counts the dates "
-            "that filled each pixel (the evidence behind it).\n\n"
-            "Band preset / band mapping: which band of the rasters is which (Auto guesses from the band count); "
-            "a mapping such as 'B02=1, B03=2, B04=3, B08=4' overrides the preset. Processing resolution: the "
-            "native grid of the rasters (20 m for products), or 10, 20 or 60 m.\n\n"
+            "Outputs: the reconstruction of the target and the source of each pixel (original, filled from other "
+            "dates, or from the image itself where no date is clear).\n\n"
             "Reference: the CloudFree README (reconstruction from a time series, and its scores under "
             "'Benchmarks').")
+
+    PARAMETER_HELP = {
+        TARGET: "The date to fill, by its position among the dates (1 = first); a date given in 'Or the date to "
+                "fill' wins.",
+        TARGET_DATE: "The date to fill, YYYY-MM-DD; wins over the position.",
+        SeriesAlgorithm.OUTPUT: "The reconstruction, with the target's bands, grid, data type and scale, styled in true "
+                                "colour.",
+        SeriesAlgorithm.SOURCE: "The source of each pixel: 0 original, 1 filled from other dates, 2 no clear date "
+                                "(filled from the image itself: treat as less reliable), 255 no data; its band 2 "
+                                "counts the dates that filled each pixel (the evidence behind it).",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_series_parameters()

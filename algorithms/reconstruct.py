@@ -43,45 +43,50 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         return self.tr(
             "Fills the cloudy and shadowed pixels of one Sentinel-2 image from the image itself, with the bundled "
             "inpainting U-Net (cloudfree_inpaint_s2), when no other date of the area is at hand (with other "
-            "dates, 'Gap-fill a date from other dates' uses real observations instead).\n\n"
-            "Input raster: a multi-band raster with Sentinel-2 bands, reflectance x 10000 as in L1C/L2A "
-            "products (integer rasters are divided by 10000, float rasters read as reflectance). It must hold "
-            "B02, B03, B04, B05, B06, B07, B08, B8A, B11 and B12, the bands the network fills; other bands "
-            "(B01, B09, B10) are filled by a smooth interpolation from the clear neighbours. A Sentinel-2 product "
-            "layer (.SAFE, opened from its MTD file) is read whole, every band at 20 m, in its own DN and "
-            "offsets. Whole scenes are processed in strips, so memory stays bounded.\n\n"
-            "Cloud mask: a CloudFree class raster of the input (0 clear, 1 thick cloud, 2 thin cloud, "
-            "3 cloud shadow, 255 no data), e.g. from the masking algorithms, in the input's CRS; a coarser mask "
-            "is resampled (nearest) onto the input's grid.\n\n"
-            "Band preset / band mapping: which band of the raster is which (Auto guesses from the band count: "
-            "13 = L1C, 12 = L2A); an explicit mapping such as 'B01=1, B02=2, ..., B12=13' overrides the "
-            "preset.\n\n"
-            "Pixels to fill: clouds and shadows (classes 1, 2, 3), clouds only (1, 2) or shadows only (3). "
-            "The buffer grows that area by this many pixels, to catch the hazy edges masks miss.\n\n"
+            "dates, 'Gap-fill a date from other dates' uses real observations instead). Whole scenes are "
+            "processed in strips, so memory stays bounded.\n\n"
             "Model: a U-Net that sees the image with the masked pixels replaced by a smooth interpolation from "
             "their clear neighbours, and the mask itself, and adds a learned correction to that first guess; "
             "trained on clear real scenes with real and synthetic cloud-shaped holes, with a loss on the masked "
             "pixels only. Each 256 px patch is normalised by its own clear pixels. What it paints is a plausible, "
             "smooth estimate from the surroundings, not the surface hidden under the cloud: large holes get "
             "little detail. Clear pixels are copied unchanged, bit for bit.\n\n"
-            "Relight shadows (advanced, on): under a cloud shadow the ground is still seen, lit by the sky only; "
-            "its pixels keep their own values, brightened band by band by the ratio of sunlit to shadowed "
-            "reflectance around them, so fields, lakes and forests keep their texture. Off: shadows are filled "
-            "like clouds.\n\n"
-            "Largest masked share (advanced, default 90 %): a scene with more masked (cloud) pixels is refused "
-            "with the figures, because one image cannot show what lies under nearly all of itself; above 50 % the "
-            "log warns that most of the result is invented. Gap-fill such scenes from other dates instead, or "
-            "raise the limit to run anyway.\n\n"
-            "Fill method (advanced): the inpainting U-Net (default), or interpolation from the clear "
-            "neighbours alone (normalised convolution, the network's own starting point; no ONNX Runtime).\n\n"
-            "Outputs: the reconstructed image, with the input's bands, CRS, grid and data type, drawn like the "
-            "input layer when that layer is on the map (so before and after compare), else in true colour; "
-            "optionally the source of each pixel (band 1: 0 kept, 1 filled, 2 shadow relit, styled with a palette; "
-            "band 2: how far the pixel is from the nearest one seen as it is, in pixels, 64 meaning at least 64: "
-            "the confidence of a filled pixel falls with it). Also the "
-            "number of filled pixels and the name of the model that filled them.\n\n"
+            "Outputs: the reconstructed image, optionally the source of each pixel, the number of filled pixels "
+            "and the name of the model that filled them.\n\n"
             "Reference: U-Net, Ronneberger et al. (2015), MICCAI; the inpainting model, its training and its "
             "scores are described in models/README.md and the CloudFree README ('Benchmarks').")
+
+    PARAMETER_HELP = {
+        CloudFreeAlgorithm.INPUT: "A multi-band raster with Sentinel-2 bands, reflectance x 10000 as in L1C/L2A "
+                                  "products (integer rasters are divided by 10000, float rasters read as reflectance). "
+                                  "It must hold B02, B03, B04, B05, B06, B07, B08, B8A, B11 and B12, the bands the "
+                                  "network fills; other bands (B01, B09, B10) are filled by a smooth interpolation "
+                                  "from the clear neighbours. A Sentinel-2 product layer (.SAFE, opened from its MTD "
+                                  "file) is read whole, every band at 20 m, in its own DN and offsets.",
+        MASK: "A CloudFree class raster of the input (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no "
+              "data), e.g. from the masking algorithms, in the input's CRS; a coarser mask is resampled (nearest) onto "
+              "the input's grid.",
+        CloudFreeAlgorithm.BAND_MAPPING: "Band name = band number, e.g. 'B01=1, B02=2, ..., B12=13'; overrides the "
+                                         "preset.",
+        MASK_CLASSES: "Clouds and shadows (classes 1, 2, 3), clouds only (1, 2) or shadows only (3).",
+        CloudFreeAlgorithm.BUFFER: "Grows the area to fill by this many pixels, to catch the hazy edges masks miss "
+                                   "(0: no buffer).",
+        MAX_MASKED: "A scene with a larger share of masked (cloud) pixels is refused with the figures, because one "
+                    "image cannot show what lies under nearly all of itself; above 50 % the log warns that most of "
+                    "the result is invented. Gap-fill such scenes from other dates instead, or raise the limit to run "
+                    "anyway. Default 90 %.",
+        RELIGHT: "On by default. Under a cloud shadow the ground is still seen, lit by the sky only; its pixels keep "
+                 "their own values, brightened band by band by the ratio of sunlit to shadowed reflectance around "
+                 "them, so fields, lakes and forests keep their texture. Off: shadows are filled like clouds.",
+        METHOD: "The inpainting U-Net (the default), or interpolation from the clear neighbours alone (normalised "
+                "convolution, the network's own starting point; no ONNX Runtime).",
+        CloudFreeAlgorithm.OUTPUT: "The reconstruction, with the input's bands, CRS, grid and data type, drawn like "
+                                   "the input layer when that layer is on the map (so before and after compare), else "
+                                   "in true colour.",
+        SOURCE: "Optional: band 1, the source of each pixel (0 kept, 1 filled, 2 shadow relit), styled with a palette; "
+                "band 2, how far the pixel is from the nearest one seen as it is, in pixels, 64 meaning at least 64: "
+                "the confidence of a filled pixel falls with it.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(

@@ -26,12 +26,24 @@ class SclMaskAlgorithm(CloudFreeAlgorithm):
             "MTD_MSIL2A.xml). Give exactly one of the two.\n\n"
             "SCL classes 8 and 9 (cloud medium/high probability) become thick cloud (1), 10 (thin cirrus) "
             "thin cloud (2), 3 (cloud shadows) shadow (3); 0 and 1 (no data, saturated) become no data (255); "
-            "all other classes are clear (0). A projected input is resampled to the chosen resolution "
-            "(majority when coarser); a geographic input keeps its own grid.\n\n"
-            "Buffer: grows the cloud and shadow classes by this many pixels (at the processing resolution).\n\n"
+            "all other classes are clear (0).\n\n"
             "Reference: the SCL classes of Sen2Cor (ESA, Sentinel-2 Level-2A Algorithm Theoretical Basis "
             "Document and Sen2Cor Software User Manual); the output classes follow CloudSEN12 (Aybar et al. "
             "(2022), Scientific Data 9, 782).")
+
+    PARAMETER_HELP = {
+        CloudFreeAlgorithm.INPUT: "A raster layer holding the SCL band (values 0 to 11). Give this or an L2A product, "
+                                  "not both.",
+        CloudFreeAlgorithm.SAFE: "An L2A product instead of a layer: a .SAFE folder, its .zip, or the MTD_MSIL2A.xml "
+                                 "inside the folder; its SCL is read. L1C products have no SCL.",
+        SCL_BAND: "Which band of the raster layer holds the SCL (1 = the first).",
+        CloudFreeAlgorithm.RESOLUTION: "The pixel size of the mask. A projected input is resampled to it (majority "
+                                       "when coarser); a geographic input keeps its own grid.",
+        CloudFreeAlgorithm.BUFFER: "Grows the cloud and shadow classes by this many pixels (at the processing "
+                                   "resolution; 0: no buffer).",
+        CloudFreeAlgorithm.OUTPUT: "The class raster: 0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no "
+                                   "data.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_input_parameters(

@@ -23,6 +23,20 @@ class SeriesAlgorithm(CloudFreeAlgorithm):
 
     STYLES: Dict[str, Path] = {}
 
+    PARAMETER_HELP = {
+        INPUTS: "Raster layers on one grid (same CRS, extent and pixel size: resample and clip them first otherwise), "
+                "or Sentinel-2 products opened in QGIS.",
+        MASKS: "One CloudFree class raster per date, in the same order (0 clear, 1 thick cloud, 2 thin cloud, 3 shadow, "
+               "255 no data), e.g. from the masking algorithms; they may be coarser than the images. Empty: each date "
+               "is masked with the bundled U-Net first.",
+        DATES: "Products carry their dates; a plain raster's date is read from its file name when the name states one "
+               "(T33UUU_20170216T102101_B02.jp2, S2A_MSIL2A_20200615T184921_....tif, s2_2015-07-11.tif); otherwise "
+               "give the dates, YYYY-MM-DD in the order of the layers.",
+        CloudFreeAlgorithm.RESOLUTION: "The native grid of the rasters (the default; 20 m for products), or 10, 20 or "
+                                       "60 m.",
+        CloudFreeAlgorithm.BUFFER: "Grows the clouds and shadows of every mask by this many pixels (0: no buffer).",
+    }
+
     def add_series_parameters(self) -> None:
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.INPUTS, self.tr("Dates of one area (raster layers on one grid, or Sentinel-2 product layers)"),

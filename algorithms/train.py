@@ -28,7 +28,6 @@ READING_SHARE = 10.0
 
 class _ScaledFeedback(QgisFeedback):
     """The engine's 0-100 % mapped onto a part of the Processing progress bar."""
-    GROUP = ("Training and evaluation", "training")
 
     def __init__(self, feedback, start: float, end: float) -> None:
         super().__init__(feedback)
@@ -39,6 +38,7 @@ class _ScaledFeedback(QgisFeedback):
 
 
 class TrainAlgorithm(CloudFreeAlgorithm):
+    GROUP = ("Training and evaluation", "training")
     L2A_PRODUCTS = "L2A_PRODUCTS"
     IMAGES = "IMAGES"
     LABELS = "LABELS"
@@ -70,33 +70,45 @@ class TrainAlgorithm(CloudFreeAlgorithm):
             "Trains a CloudFree U-Net on your own labelled scenes, or fine-tunes a bundled model on them, and "
             "writes it as ONNX with its model card, ready for the 'Cloud and shadow mask (U-Net)' algorithm "
             "(give the .onnx file as its Model). Needs PyTorch and segmentation-models-pytorch.\n\n"
-            "Training data, at least one of:\n"
-            "- Sentinel-2 L2A products (.SAFE folders, .zip or MTD_MSIL2A.xml): their bands, labelled by their "
-            "own Scene Classification Layer (SCL).\n"
-            "- Images with label rasters: one label raster per image, in the same order (the label raster may "
-            "be on another grid; it is resampled, nearest, onto the image's). Label classes say how the labels "
-            "are coded: 'cloudfree' (0 clear, 1 thick cloud, 2 thin cloud, 3 shadow) or 'value=class' pairs "
-            "with classes 0 to 3, e.g. '1=0, 2=1, 3=3'; unlisted values are not trained on. The band mapping, "
-            "e.g. 'B02=1, B03=2, B04=3, B08=4', says which band of the images is which (empty: guessed from "
-            "the band count).\n\n"
-            "Base model: 'None' trains from scratch on the band set chosen under Bands; a bundled model is "
-            "fine-tuned, and its bands are used (Bands is then ignored). Every input must have those bands.\n\n"
+            "Training data, at least one of: Sentinel-2 L2A products, labelled by their own Scene Classification "
+            "Layer (SCL); images with label rasters.\n\n"
             "Scenes are grouped by place (the tile of an L2A product, the file name of an image). With more "
             "than one place the last one is held out for validation, which picks the best epoch; with one place "
             "validation patches come from the training scenes. Training stops after Epochs epochs of Steps per "
             "epoch batches, or earlier when the validation loss stops improving.\n\n"
-            "Outputs: the model (fp32 .onnx, for CPU) and beside it a half-precision twin (_fp16.onnx, for GPU), "
-            "each with its .json card, and the PyTorch weights (.pt) that later fine-tuning starts from; the "
-            "validation loss and the cloud and shadow balanced accuracies of the best epoch (NaN when the "
-            "validation patches hold no shadow or cloud). If the run fails or is cancelled no model file is "
-            "written and an existing model of the same name is left untouched.\n\n"
-            "Processing resolution: the pixel size (10, 20 or 60 m) the scenes are read and the model is "
-            "trained at. Random seed: fixes the patch sampling and the initial weights, so a run can be "
-            "repeated. Device: auto (CUDA when PyTorch sees a GPU, else CPU), cpu or cuda. Trained model: "
-            "the .onnx file to write (.onnx is added when the name lacks it).\n\n"
+            "Outputs: the model (see Trained model) and its half-precision twin; the validation loss and the "
+            "cloud and shadow balanced accuracies of the best epoch (NaN when the validation patches hold no "
+            "shadow or cloud).\n\n"
             "Reference: U-Net, Ronneberger et al. (2015), 'U-Net: Convolutional Networks for Biomedical Image "
             "Segmentation', MICCAI; the training procedure is described in the CloudFree README ('How it "
             "works') and models/README.md.")
+
+    PARAMETER_HELP = {
+        L2A_PRODUCTS: "Sentinel-2 L2A products (.SAFE folders, .zip or MTD_MSIL2A.xml): their bands, labelled by their "
+                      "own Scene Classification Layer (SCL).",
+        IMAGES: "Images with Sentinel-2 bands, each labelled by the label raster at the same place in Label rasters.",
+        LABELS: "One label raster per image, in the same order; it may be on another grid: it is resampled (nearest) "
+                "onto the image's.",
+        LABEL_CLASSES: "How the label rasters are coded: 'cloudfree' (0 clear, 1 thick cloud, 2 thin cloud, 3 shadow) "
+                       "or 'value=class' pairs with classes 0 to 3, e.g. '1=0, 2=1, 3=3'; unlisted values are not "
+                       "trained on.",
+        CloudFreeAlgorithm.BAND_MAPPING: "Which band of the images is which, e.g. 'B02=1, B03=2, B04=3, B08=4'; empty: "
+                                         "guessed from the band count.",
+        BASE_MODEL: "'None' trains from scratch on the band set chosen under Bands; a bundled model is fine-tuned, and "
+                    "its bands are used (Bands is then ignored). Every input must have those bands.",
+        BANDS: "The band set a model trained from scratch uses; ignored when a base model is fine-tuned. Every input "
+               "must have those bands.",
+        CloudFreeAlgorithm.RESOLUTION: "The pixel size (10, 20 or 60 m) the scenes are read and the model is trained "
+                                       "at.",
+        EPOCHS: "The most epochs to train; training stops earlier when the validation loss stops improving.",
+        STEPS_PER_EPOCH: "The number of training batches (steps) in one epoch.",
+        SEED: "Fixes the patch sampling and the initial weights, so a run can be repeated.",
+        DEVICE: "auto: CUDA when PyTorch sees a GPU, else CPU; cpu; cuda.",
+        OUTPUT_MODEL: "The .onnx file to write (.onnx is added when the name lacks it): the model in fp32, for CPU; "
+                      "beside it a half-precision twin (_fp16.onnx, for GPU), each with its .json card, and the "
+                      "PyTorch weights (.pt) that later fine-tuning starts from. If the run fails or is cancelled no "
+                      "model file is written and an existing model of the same name is left untouched.",
+    }
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(

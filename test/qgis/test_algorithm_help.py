@@ -182,3 +182,16 @@ def test_every_parameter_has_its_own_help_shown_as_its_tooltip_and_on_the_help_p
     # the summary above the parameter lines no longer repeats them
     summary = algorithm.help_text()
     assert len(summary) < 2500, f"{algorithm.id()}: describe parameters in PARAMETER_HELP, not in help_text"
+
+
+def test_each_algorithm_sits_in_its_toolbox_group(cloudfree_provider):
+    """The toolbox groups by task; an algorithm in the wrong group is hard to find (train once sat in Masking)."""
+    from qgis.core import QgsApplication
+
+    expected = {"cloudmask": "masking", "sclmask": "masking", "reconstruct": "reconstruction",
+                "gapfill": "reconstruction", "composite": "reconstruction", "evaluate_reconstruction": "reconstruction",
+                "train": "training", "evaluate": "training", "batch": "batch", "dependencies": "setup",
+                "copymodels": "setup"}
+    registry = QgsApplication.processingRegistry()
+    groups = {name: registry.createAlgorithmById(f"cloudfree:{name}").groupId() for name in expected}
+    assert groups == expected
