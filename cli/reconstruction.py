@@ -10,7 +10,7 @@ import json
 import re
 from typing import List, Optional, Tuple, Union
 
-from ..core.api import PRESETS
+from ..core.api import PRESETS, THIN_MODES
 from ..core.errors import InputError
 from ..core.progress import Feedback
 
@@ -69,6 +69,9 @@ def _reconstruct_parser(sub) -> None:
                          "log warns that most of the result is invented)")
     rc.add_argument("--method", choices=("network", "interpolation"), default="network",
                     help="fill with the inpainting U-Net (default) or by interpolation from the clear neighbours alone")
+    rc.add_argument("--thin-cloud", choices=THIN_MODES, default="fill",
+                    help="thin cloud (class 2): fill it like thick cloud (default), or correct it: keep its pixels "
+                         "and take the veil off them with the thin-cloud remover (cloudfree_thin_s2)")
     rc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the inpainting network runs: auto (a GPU when ONNX Runtime has one), cpu or cuda")
     rc.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -186,6 +189,7 @@ def _run_reconstruct(args, feedback: Feedback) -> int:
                          dn_offset=args.dn_offset, mask_classes=parse_mask_classes(args.mask_classes),
                          buffer_px=args.buffer, resolution_m=args.resolution, max_memory_mb=args.max_memory,
                          feedback=feedback, relight=not args.no_relight, device=args.device, method=args.method,
+                         thin_cloud=args.thin_cloud,
                          **({} if args.max_masked is None else {"max_masked_percent": args.max_masked}))
     info = {"output": str(result.output_path), "source": str(result.source_path) if result.source_path else None,
             "filled_pixels": result.filled_pixels, "model": result.model, "seconds": round(result.seconds, 2)}

@@ -27,7 +27,8 @@ _WHERE: Dict[str, str] = {
     "MaskResult": "masking.engine", "scl_mask": "masking.scl", "SclResult": "masking.scl",
     "mask_array": "masking.arrays", "ArrayMask": "masking.arrays",
     # reconstruction
-    "reconstruct": "reconstruction.reconstruct", "gapfill_rasters": "reconstruction.gapfill_rasters",
+    "reconstruct": "reconstruction.reconstruct", "THIN_MODES": "reconstruction.reconstruct",
+    "gapfill_rasters": "reconstruction.gapfill_rasters",
     "composite_rasters": "reconstruction.composite", "FALLBACK": "reconstruction.gapfill",
     "NO_DATA": "reconstruction.gapfill", "SOURCE_NAMES": "reconstruction.gapfill",
     # evaluation
@@ -87,7 +88,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .reconstruction.composite import composite_rasters  # noqa: F401
     from .reconstruction.gapfill import FALLBACK, NO_DATA, SOURCE_NAMES  # noqa: F401
     from .reconstruction.gapfill_rasters import gapfill_rasters  # noqa: F401
-    from .reconstruction.reconstruct import reconstruct  # noqa: F401
+    from .reconstruction.reconstruct import THIN_MODES, reconstruct  # noqa: F401
     from .training.data import save_scenes  # noqa: F401
     from .training.label_sources import scene_from_label_raster, scene_from_scl  # noqa: F401
     from .training.train_model import train_model  # noqa: F401

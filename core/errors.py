@@ -22,6 +22,7 @@ OPTIONS: Dict[str, Tuple[str, str, Optional[str]]] = {
     "dates": ("--dates {}", "dates=['2015-07-11', '2015-08-30', ...]", "Dates of the inputs: {}"),
     "max_masked": ("--max-masked {}", "max_masked_percent={}", "Advanced > Largest masked share (%): {}"),
     "max_memory": ("--max-memory {}", "max_memory_mb={}", None),
+    "thin_cloud": ("--thin-cloud {}", "thin_cloud='{}'", "Advanced > Thin cloud: {}"),
 }
 _TOKEN = re.compile("\x1e([a-z_]+)\x1f([^\x1e]*)\x1e")
 

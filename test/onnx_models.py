@@ -40,3 +40,22 @@ def conv_model(path: Path, bands: Sequence[str], kernel: int = 1, seed: int = 0,
         [helper.make_tensor_value_info("y", onnx_type, ["n", 4, "h", "w"])],
         initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path, bands, **card)
+
+
+def identity_thin_model(path: Path, bands: Sequence[str], shift: float = 0.0) -> Path:
+    """A thin-cloud remover stand-in: each band's normalised input back (plus `shift` std), the mask ignored.
+
+    With shift 0 a corrected pixel keeps its observed value exactly; with
+    shift s it moves by s x the patch's standard deviation of that band.
+    """
+    n = len(bands)
+    w = np.zeros((n, n + 1, 1, 1), np.float32)
+    w[np.arange(n), np.arange(n)] = 1.0
+    b = np.full(n, shift, np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"])
+    graph = helper.make_graph(
+        [node], path.stem, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", n + 1, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", n, "h", "w"])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path, bands,
+                 task="thin_cloud_removal", input_version=1, patch_size=64, overlap=16, input_multiple=1)

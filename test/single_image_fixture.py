@@ -36,16 +36,21 @@ def build_l1c_raster(path: Path, size: int = SIZE) -> Path:
     return path
 
 
-def build_block_mask(path: Path, like: Path) -> Tuple[Path, np.ndarray]:
-    """A CloudFree class raster on the grid of `like` with BLOCK as class 1; returns it and the hole."""
-    classes = np.zeros((SIZE, SIZE), np.uint8)
-    classes[BLOCK] = 1
+def write_class_raster(path: Path, like: Path, classes: np.ndarray) -> Path:
+    """A CloudFree class raster (uint8, 255 no data) on the grid of `like`."""
     with rasterio.open(like) as src:
         profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8", crs=src.crs,
                        transform=src.transform, nodata=255)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(classes, 1)
-    return path, classes == 1
+    return path
+
+
+def build_block_mask(path: Path, like: Path) -> Tuple[Path, np.ndarray]:
+    """A CloudFree class raster on the grid of `like` with BLOCK as class 1; returns it and the hole."""
+    classes = np.zeros((SIZE, SIZE), np.uint8)
+    classes[BLOCK] = 1
+    return write_class_raster(path, like, classes), classes == 1
 
 
 def build_display_image(path: Path, size: int = 64) -> Path:

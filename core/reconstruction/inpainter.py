@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import InputError, ModelCardError
-from .inpaint_input import INPUT_VERSION, interpolate_holes, network_input, patch_statistics
+from .inpaint_input import INPUT_VERSION, THIN_INPUT_VERSION, input_builder, interpolate_holes, patch_statistics
 from ..model.card import ModelCard, load_card
 from ..progress import Feedback
 from ..model.runtime import OnnxSession
@@ -30,6 +30,19 @@ def load_inpaint_card(model: Optional[str] = None) -> ModelCard:
         raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
                              f"{card.raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); "
                              "retrain it with models/train_reconstruction.py.")
+    return card
+
+
+DEFAULT_THIN_MODEL = "cloudfree_thin_s2"
+
+
+def load_thin_card(model: Optional[str] = None) -> ModelCard:
+    """The thin-cloud remover by bundled name or .onnx path (core.model.card.load_card, kind "thin")."""
+    card = load_card(model or DEFAULT_THIN_MODEL, kind="thin")
+    if card.raw.get("input_version") != THIN_INPUT_VERSION:
+        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
+                             f"{card.raw.get('input_version')}, this engine feeds version {THIN_INPUT_VERSION}); "
+                             "retrain it with models/train_reconstruction.py --task thin.")
     return card
 
 
@@ -59,13 +72,15 @@ def _predict(session: OnnxSession, card: ModelCard, cube: np.ndarray, hole: np.n
     patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
     ov = min(card.overlap, patch // 2)
 
+    build_input = input_builder(card.kind)
+
     def predict(batch: np.ndarray) -> np.ndarray:  # the hole rides along as the last channel
         out = []
         for stacked in batch:
             feedback.check()
             c, m = stacked[None, :-1], stacked[None, -1] > 0.5
             mean, std = patch_statistics(c, m) if (~m).mean() > MIN_CLEAR_SHARE else fallback
-            out.append(session.run(network_input((c - mean) / std, m))[0] * std[0] + mean[0])
+            out.append(session.run(build_input((c - mean) / std, m))[0] * std[0] + mean[0])
         return np.stack(out)
 
     stacked = np.concatenate([cube, hole[None].astype(np.float32)])
@@ -78,6 +93,10 @@ def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: M
                fallback: Optional[Statistics] = None, feedback: Optional[Feedback] = None) -> np.ndarray:
     """(bands, H, W) reflectance with the `hole` pixels filled: the network for the bands it
     knows, normalised-convolution interpolation for the others; other pixels unchanged.
+
+    With a thin-cloud remover (card kind "thin") the `hole` pixels are the
+    veiled ones, corrected rather than filled; the bands it does not know
+    keep their observed values there (they are seen, not missing).
 
     `fallback`: statistics for patches with too few clear pixels (default:
     those of this block, which must then have some clear pixels).
@@ -97,11 +116,11 @@ def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: M
     for k, band in enumerate(index):
         filled[band][hole] = pred[k][hole]
     others = [i for i in range(refl.shape[0]) if i not in index]
-    if others:  # one interpolation for all of them: the clear-pixel weights are the same for every band
+    if others and card.kind != "thin":  # one interpolation for all of them: the clear-pixel weights are the same for every band
         guess = interpolate_holes(refl[others][None], hole[None])[0]
         filled[others] = np.where(hole, guess, refl[others])
     return filled
 
 
-__all__ = ["load_inpaint_card", "open_inpaint_session", "block_statistics",
-           "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL"]
+__all__ = ["load_inpaint_card", "load_thin_card", "open_inpaint_session", "block_statistics",
+           "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL", "DEFAULT_THIN_MODEL"]

@@ -24,7 +24,7 @@ from ..errors import InputError, option
 from ..io.grid import Grid, with_halo
 from ..model.runtime import OnnxSession
 from ..model.card import ModelCard
-from .inpainter import load_inpaint_card, open_inpaint_session
+from .inpainter import load_inpaint_card, load_thin_card, open_inpaint_session
 from ..io.inputs import is_safe_input, raster_mapping
 from ..masking.morphology import dilate
 from ..io.output_guard import guard_outputs
@@ -34,15 +34,18 @@ from ..progress import Feedback, SubFeedback
 from .styles import paletted_style, true_colour_style, write_style
 from ..io.safe import open_safe
 from ..io.sources import SafeSource, checked_read, open_raster
-from .strip_fill import EVIDENCE_CAP, fill_in_strips
+from .strip_fill import EVIDENCE_CAP, THIN_CORRECTED, ThinPass, fill_in_strips
 from .timeseries import MaskReader
 
 KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
 METHODS = ("network", "interpolation")
-SHADOW_CLASS = 3
+#: What becomes of thin cloud (class 2): filled like thick cloud, or corrected by the thin-cloud remover.
+THIN_MODES = ("fill", "correct")
+THIN_CLASS, SHADOW_CLASS = 2, 3
 SOURCE_ENTRIES = {KEPT: ("#4daf4a", 0, "Kept (clear in the input)"),
                   FROM_NETWORK: ("#ff7f00", 255, "Filled by the reconstruction U-Net"),
-                  RELIT: ("#377eb8", 255, "Shadow relit (its own values, brightened)")}
+                  RELIT: ("#377eb8", 255, "Shadow relit (its own values, brightened)"),
+                  THIN_CORRECTED: ("#984ea3", 255, "Thin cloud removed (its own values, the veil taken off)")}
 DEFAULT_SAFE_RESOLUTION = 20
 
 
@@ -124,23 +127,30 @@ class HoleReader:
         hole = np.isin(block, self.classes)
         return dilate(hole, b)[inner] if b > 0 else hole
 
-    def shadows(self, window: Window) -> np.ndarray:
-        """Shadow pixels (unbuffered) of the window the holes were last read for (read again otherwise)."""
+    def of_class(self, window: Window, cls: int) -> np.ndarray:
+        """Pixels of one class (unbuffered) in the window the holes were last read for (read again otherwise)."""
         if self._last is None or self._last[:2] != (int(window.row_off), int(window.height)):
             self(window)
         assert self._last is not None  # __call__ has just set it
-        return self._last[2] == SHADOW_CLASS
+        return self._last[2] == cls
 
-    def count(self, rows: int = 1024) -> Tuple[int, int, int]:
-        """(pixels to fill, clear pixels, shadow pixels) over the whole mask, for refusing a run with nothing
-        to do or one that would invent most of the scene."""
-        holes = clear = shadow = 0
+    def shadows(self, window: Window) -> np.ndarray:
+        return self.of_class(window, SHADOW_CLASS)
+
+    def thin(self, window: Window) -> np.ndarray:
+        return self.of_class(window, THIN_CLASS)
+
+    def count(self, rows: int = 1024) -> Tuple[int, int, int, int]:
+        """(pixels to fill, clear, shadow and thin-cloud pixels) over the whole mask, for refusing a run with
+        nothing to do or one that would invent most of the scene."""
+        holes = clear = shadow = thin = 0
         for win in self.grid.strips(rows):
             classes = self.mask.read(win)
             holes += int(np.isin(classes, self.classes).sum())
             clear += int((classes == 0).sum())
             shadow += int((classes == SHADOW_CLASS).sum())
-        return holes, clear, shadow
+            thin += int((classes == THIN_CLASS).sum())
+        return holes, clear, shadow, thin
 
     def close(self) -> None:
         self.mask.close()
@@ -176,7 +186,8 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
                 buffer_px: int = 0, resolution_m: Optional[int] = None, max_memory_mb: float = 1024.0,
                 feedback: Optional[Feedback] = None,
                 max_masked_percent: float = MAX_MASKED_PERCENT, relight: bool = True,
-                device: str = "auto", method: str = "network") -> ReconstructionResult:
+                device: str = "auto", method: str = "network", thin_cloud: str = "fill",
+                thin_model: Optional[str] = None) -> ReconstructionResult:
     """Fill the masked pixels of a multi-band raster or .SAFE product; write it (and the per-pixel source) as COGs.
 
     `resolution_m` applies to products (default 20 m; every band is read at it).
@@ -188,6 +199,10 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     runs (auto: a GPU when ONNX Runtime has one; cuda that cannot be used is an error).
     `method`: "network" (the inpainting U-Net) or "interpolation" (normalised convolution
     from the clear neighbours, the network's own starting point; no ONNX Runtime needed).
+    `thin_cloud`: "fill" treats thin cloud (class 2) as a hole; "correct" keeps its pixels
+    and takes the veil off them with the thin-cloud remover (`thin_model`, default
+    cloudfree_thin_s2), after thick cloud is filled and shadows relit; corrected pixels
+    count as seen, not invented.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -198,28 +213,43 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     guard_outputs([output, source], [input, mask])
     if method not in METHODS:
         raise InputError(f"The fill method is one of {', '.join(METHODS)}, not {method!r}.")
+    if thin_cloud not in THIN_MODES:
+        raise InputError(f"Thin cloud is either filled or corrected ({', '.join(THIN_MODES)}), not {thin_cloud!r}.")
     card = load_inpaint_card(model)
+    correct_thin = thin_cloud == "correct" and THIN_CLASS in mask_classes
+    thin_card = load_thin_card(thin_model) if correct_thin else None
     # a device that cannot be used is refused before any reading
     session = open_inpaint_session(card, device) if method == "network" else None
+    thin_session = open_inpaint_session(thin_card, device) if thin_card is not None else None
     filler = card.name if session is not None else "interpolation (normalised convolution)"
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
     holes = None
     try:
+        if thin_card is not None:
+            missing = [b for b in thin_card.bands if b not in image.bands]
+            if missing:
+                raise InputError(f"The thin-cloud remover needs {', '.join(thin_card.bands)}; {image.name} has no "
+                                 f"{', '.join(missing)}. Fill thin cloud instead ({option('thin_cloud', 'fill')}).")
         relit = relight and SHADOW_CLASS in mask_classes
-        holes = HoleReader(mask, image.grid, [c for c in mask_classes if not (relit and c == SHADOW_CLASS)],
-                           buffer_px)
-        n_holes, n_clear, n_shadow = holes.count()
+        kept = {SHADOW_CLASS} if relit else set()
+        kept |= {THIN_CLASS} if correct_thin else set()
+        holes = HoleReader(mask, image.grid, [c for c in mask_classes if c not in kept], buffer_px)
+        n_holes, n_clear, n_shadow, n_thin = holes.count()
         n_shadow = n_shadow if relit else 0
-        if n_holes + n_shadow == 0:
+        n_thin = n_thin if correct_thin else 0
+        if n_holes + n_shadow + n_thin == 0:
             raise InputError(f"The mask names no pixel of {image.name} (classes "
                              f"{', '.join(map(str, mask_classes))}); nothing to reconstruct.")
         if n_clear == 0:
             raise InputError("Every pixel is masked; single-image reconstruction needs some clear pixels.")
-        check_masked_share(n_holes, n_clear + n_shadow, max_masked_percent, image.name, feedback)
+        check_masked_share(n_holes, n_clear + n_shadow + n_thin, max_masked_percent, image.name, feedback)
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {filler}"
-                      + (f", {n_shadow} shadow pixels to relight." if relit else "."))
-        filled = _write(image, holes, card, session, output, source, max_memory_mb, feedback, relit)
+                      + (f", {n_shadow} shadow pixels to relight" if relit else "")
+                      + (f", {n_thin} thin-cloud pixels to correct with {thin_card.name}" if thin_card else "")
+                      + ".")
+        thin = ThinPass(holes.thin, thin_card, thin_session) if thin_card and thin_session else None
+        filled = _write(image, holes, card, session, output, source, max_memory_mb, feedback, relit, thin)
     finally:
         image.close()
         if holes is not None:
@@ -231,7 +261,7 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
 
 def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Optional[OnnxSession], output: Path,
            source: Optional[str | Path],
-           max_memory_mb: float, feedback: Feedback, relight: bool = False) -> int:
+           max_memory_mb: float, feedback: Feedback, relight: bool = False, thin: Optional[ThinPass] = None) -> int:
     with OutputSet() as outs, tempfile.TemporaryDirectory() as tmp:
         writer = outs.writer(output, image.grid, len(image.bands), image.codec.dtype, image.codec.nodata,
                              image.descriptions)
@@ -244,7 +274,7 @@ def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Opti
                  distance: Optional[np.ndarray] = None) -> None:
             writer.write(dn, window)
             if src_writer is not None:
-                codes = hole.astype(np.uint16)  # KEPT 0, FROM_NETWORK 1 (and RELIT 2 with shadows)
+                codes = hole.astype(np.uint16)  # KEPT 0, FROM_NETWORK 1 (RELIT 2, THIN_CORRECTED 3)
                 codes[~valid] = NO_DATA
                 assert distance is not None  # asked for whenever there is a source output
                 distance[~valid] = NO_DATA
@@ -253,7 +283,7 @@ def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Opti
         filled = fill_in_strips(image.read_raw, holes, sink, image.grid, image.codec, image.bands, card,
                                 session, max_memory_mb, SubFeedback(feedback, 0.0, 95.0),
                                 read_shadow=holes.shadows if relight else None,
-                                                with_distance=src_writer is not None)
+                                with_distance=src_writer is not None, thin=thin)
         writer.close()
         style = write_style(true_colour_style(image.bands, image.codec), Path(tmp) / "rgb.qml")
         outs.publish(writer.path, output, "AVERAGE", style)
@@ -267,4 +297,5 @@ def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Opti
     return filled
 
 
-__all__ = ["reconstruct", "ReconstructionResult", "KEPT", "FROM_NETWORK", "RELIT", "NO_DATA"]
+__all__ = ["reconstruct", "ReconstructionResult", "KEPT", "FROM_NETWORK", "RELIT", "THIN_CORRECTED", "NO_DATA",
+           "THIN_MODES"]

@@ -10,6 +10,7 @@ strip that is all cloud is filled like the whole image would be.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..errors import InputError
 from ..io.grid import Grid
 from .inpaint_input import interpolate_holes
 from ..model.card import ModelCard
+from ..model.runtime import OnnxSession
 from .inpainter import Statistics, fill_holes
 from ..progress import Feedback
 from .relight import CONTEXT, relight_shadows
@@ -89,15 +91,29 @@ def evidence_distance(evidence: np.ndarray, cap: int) -> np.ndarray:
     return np.minimum(np.rint(distance_transform_edt(~evidence)), cap).astype(np.uint16)
 
 
+@dataclass(frozen=True)
+class ThinPass:
+    """Thin-cloud pixels to correct with a thin-cloud remover (card kind "thin") instead of filling."""
+
+    read: HoleReader
+    card: ModelCard
+    session: OnnxSession
+
+
+THIN_CORRECTED = 3  # the code of a corrected thin-cloud pixel (0 kept, 1 filled, 2 relit)
+
+
 def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, grid: Grid, codec: DnCodec,
                    bands: Sequence[str], card: ModelCard, session, max_memory_mb: float = 1024.0,
                    feedback: Feedback | None = None, read_shadow: Optional[HoleReader] = None,
-                   with_distance: bool = False) -> int:
+                   with_distance: bool = False, thin: Optional[ThinPass] = None) -> int:
     """Fill the holes of every strip and hand each strip's stored values to `sink`; return the filled count.
 
     Pixels outside the holes, and holes on no-data pixels, keep their stored values.
     `read_shadow`: shadow pixels to relight (core.reconstruction.relight) instead of filling;
-    `sink` then gets a code per pixel (0 kept, 1 filled, 2 relit) as its holes.
+    `thin`: thin-cloud pixels to correct (the veil removed) after the holes are filled and
+    the shadows relit, so the remover sees a scene without thick cloud around them;
+    with either, `sink` gets a code per pixel (0 kept, 1 filled, 2 relit, 3 thin corrected) as its holes.
     `session` None fills by normalised-convolution interpolation alone (no network).
     `with_distance`: `sink` also gets, as a fifth argument, each strip's distance from every
     pixel to the nearest pixel seen as it is, in pixels, capped at EVIDENCE_CAP (evidence_distance).
@@ -106,8 +122,12 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     index = [list(bands).index(b) for b in card.bands]
     # the network's fallback statistics: one read of the scene, not needed by interpolation alone
     stats = sample_statistics(read_raw, read_hole, grid, codec, index) if session is not None else None
+    thin_stats = None
+    if thin is not None:
+        thin_index = [list(bands).index(b) for b in thin.card.bands]
+        thin_stats = sample_statistics(read_raw, lambda w: read_hole(w) | thin.read(w), grid, codec, thin_index)
     halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0,
-               EVIDENCE_CAP if with_distance else 0)
+               EVIDENCE_CAP if with_distance else 0, thin.card.patch_size // 2 if thin is not None else 0)
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
     strips = list(grid.strips_with_halo(rows, halo))
     filled_count = 0
@@ -119,28 +139,35 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
         sel = slice(off, off + int(out_win.height))
         dn = raw[:, sel].copy()
         hole_out = hole[sel]
-        if hole_out.any():
+        veiled = thin.read(read_win) & valid & ~hole if thin is not None else np.zeros_like(hole)
+        refl = codec.decode(raw)  # the strip as it will be written: filled, relit, corrected in turn
+        if hole_out.any() or (veiled[sel].any() and hole.any()):
             if session is None:  # interpolation only: every band from its clear neighbours, no network
-                filled = interpolate_holes(codec.decode(raw)[None], hole[None])[0]
+                refl = interpolate_holes(refl[None], hole[None])[0]
             else:
-                filled = fill_holes(codec.decode(raw), bands, hole, card, session, stats, feedback)
-            dn[:, hole_out] = codec.encode(filled[:, sel][:, hole_out])
+                refl = fill_holes(refl, bands, hole, card, session, stats, feedback)
+            dn[:, hole_out] = codec.encode(refl[:, sel][:, hole_out])
             filled_count += int(hole_out.sum())
         codes = hole_out.astype(np.uint8)
         if read_shadow is not None:
-            shadow = read_shadow(read_win) & valid & ~hole
+            shadow = read_shadow(read_win) & valid & ~hole & ~veiled
             if shadow[sel].any():
-                refl = codec.decode(raw)
-                relit = relight_shadows(refl, shadow, valid & ~hole & ~shadow)
+                relit = relight_shadows(codec.decode(raw), shadow, valid & ~hole & ~shadow & ~veiled)
+                refl = np.where(shadow[None], relit, refl)
                 shadow_out = shadow[sel]
                 dn[:, shadow_out] = codec.encode(relit[:, sel][:, shadow_out])
                 codes[shadow_out] = 2
+        if thin is not None and veiled[sel].any():
+            corrected = fill_holes(refl, bands, veiled, thin.card, thin.session, thin_stats, feedback)
+            veiled_out = veiled[sel]
+            dn[:, veiled_out] = codec.encode(corrected[:, sel][:, veiled_out])
+            codes[veiled_out] = THIN_CORRECTED
         extra: Tuple[np.ndarray, ...] = ()
-        if with_distance:  # seen pixels, relit shadows included: only filled ones are guessed
+        if with_distance:  # seen pixels, relit shadows and corrected thin cloud included: only filled ones are guessed
             extra = (evidence_distance(valid & ~hole, EVIDENCE_CAP)[sel],)
-        sink(dn, codes if read_shadow is not None else hole_out, valid[sel], out_win, *extra)
+        sink(dn, codes if read_shadow is not None or thin is not None else hole_out, valid[sel], out_win, *extra)
         feedback.set_progress(100.0 * (k + 1) / len(strips))
     return filled_count
 
 
-__all__ = ["fill_in_strips", "sample_statistics", "rows_per_strip"]
+__all__ = ["fill_in_strips", "sample_statistics", "rows_per_strip", "ThinPass", "THIN_CORRECTED"]

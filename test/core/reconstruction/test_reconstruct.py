@@ -7,22 +7,13 @@ from cloudfree.core.io.bands import ALL_BANDS
 from cloudfree.core.errors import InputError, ModelCardError
 from cloudfree.core.reconstruction.inpainter import load_inpaint_card
 from cloudfree.core.reconstruction.reconstruct import FROM_NETWORK, KEPT, reconstruct
-from single_image_fixture import build_l1c_raster
+from single_image_fixture import build_l1c_raster, write_class_raster as write_mask
 
 
 @pytest.fixture(scope="module")
 def clear_raster(tmp_path_factory, data_dir):
     """A clear 13-band L1C raster (uint16 DN) from the real T33UUU bands, 192 x 192 px at 20 m."""
     return build_l1c_raster(tmp_path_factory.mktemp("clear") / "t33uuu_l1c.tif", size=192)
-
-
-def write_mask(path, like, classes):
-    with rasterio.open(like) as src:
-        profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8", crs=src.crs,
-                       transform=src.transform, nodata=255)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(classes, 1)
-    return path
 
 
 @pytest.fixture()
