@@ -25,6 +25,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     MAX_MASKED = "MAX_MASKED"
     RELIGHT = "RELIGHT"
     METHOD = "METHOD"
+    THIN_CLOUD = "THIN_CLOUD"
     SOURCE = "SOURCE"
     FILLED_PIXELS = "FILLED_PIXELS"
     MODEL = "MODEL"
@@ -83,7 +84,12 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         CloudFreeAlgorithm.OUTPUT: "The reconstruction, with the input's bands, CRS, grid and data type, drawn like "
                                    "the input layer when that layer is on the map (so before and after compare), else "
                                    "in true colour.",
-        SOURCE: "Optional: band 1, the source of each pixel (0 kept, 1 filled, 2 shadow relit), styled with a palette; "
+        THIN_CLOUD: "Thin cloud (class 2) still shows the ground through a veil. Filled (the default): replaced like "
+                    "thick cloud. Corrected: its pixels keep their own values with the veil taken off by the "
+                    "thin-cloud remover (cloudfree_thin_s2), after thick cloud is filled and shadows relit; they "
+                    "count as seen, not invented.",
+        SOURCE: "Optional: band 1, the source of each pixel (0 kept, 1 filled, 2 shadow relit, 3 thin cloud "
+                "corrected), styled with a palette; "
                 "band 2, how far the pixel is from the nearest one seen as it is, in pixels, 64 meaning at least 64: "
                 "the confidence of a filled pixel falls with it.",
     }
@@ -115,9 +121,16 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             defaultValue=0, optional=True)
         method.setFlags(method.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(method)
+        thin = QgsProcessingParameterEnum(
+            self.THIN_CLOUD, self.tr("Thin cloud"), options=[self.tr("Filled like thick cloud"),
+                                                             self.tr("Corrected: the veil taken off its own values")],
+            defaultValue=0, optional=True)
+        thin.setFlags(thin.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(thin)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit)"), optional=True,
+            self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit, 3 thin cloud corrected)"),
+            optional=True,
             createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber(self.FILLED_PIXELS, self.tr("Filled pixels")))
         self.addOutput(QgsProcessingOutputString(self.MODEL, self.tr("Reconstruction model used")))
@@ -134,7 +147,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..core.api import reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
+        from ..core.api import THIN_MODES, reconstruct  # deferred: loads ONNX Runtime only when the algorithm runs
 
         files = {}
         for key, what in ((self.INPUT, "input"), (self.MASK, "cloud mask")):
@@ -157,6 +170,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             buffer_px=self.parameterAsInt(parameters, self.BUFFER, context), feedback=QgisFeedback(feedback),
             relight=self.parameterAsBool(parameters, self.RELIGHT, context),
             method=("network", "interpolation")[self.parameterAsEnum(parameters, self.METHOD, context)],
+            thin_cloud=THIN_MODES[self.parameterAsEnum(parameters, self.THIN_CLOUD, context)],
             **({} if limit is None else {"max_masked_percent": limit}))
         styles = {self.OUTPUT: result.output_path.with_suffix(".qml")}
         if result.source_path:
