@@ -31,6 +31,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
 
     STYLES = {CloudFreeAlgorithm.OUTPUT: MASK_STYLE, CONFIDENCE: CONFIDENCE_STYLE}
     OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "cloud mask", CONFIDENCE: "confidence"}
+    LOAD_WITH = {CONFIDENCE: CloudFreeAlgorithm.OUTPUT}
 
     def name(self) -> str:
         return "cloudmask"

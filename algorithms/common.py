@@ -399,8 +399,25 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         return {CloudFreeAlgorithm.CLOUD_PERCENT: float(result.cloud_percent),
                 CloudFreeAlgorithm.SHADOW_PERCENT: float(result.shadow_percent)}
 
+    #: Optional output -> the main output it is loaded with.  In the QGIS 3.22 dialog, a path typed into an
+    #: optional output that starts as "[Skip output]" leaves its "Open output file" box unticked and greyed out,
+    #: so a confidence raster the user asked for would be written and never shown; it is loaded like its main
+    #: output instead (and not at all when the main output is not loaded, as in scripts).
+    LOAD_WITH: Dict[str, str] = {}
+
+    def _load_followers(self, context: QgsProcessingContext) -> None:
+        for key, main in self.LOAD_WITH.items():
+            path, main_path = self._destinations.get(key), self._destinations.get(main)
+            if not path or not main_path or context.willLoadLayerOnCompletion(path) \
+                    or not context.willLoadLayerOnCompletion(main_path):
+                continue
+            main_details = context.layerToLoadOnCompletionDetails(main_path)
+            context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                Path(path).stem, main_details.project, key))
+
     def postProcessAlgorithm(self, context: QgsProcessingContext, feedback: QgsProcessingFeedback):  # noqa: N802
         """Outputs that QGIS loads on completion: named '<scene> <kind>', styled, put in the CloudFree group."""
+        self._load_followers(context)
         run = uuid.uuid4().hex  # tells this run's layers from earlier ones in the group
         ranks = {key: i for i, key in enumerate(self.OUTPUT_NAMES)}
         for key, path in self._destinations.items():

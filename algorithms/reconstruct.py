@@ -33,6 +33,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
     STYLES: Dict[str, Path] = {}
     _input_look = None  # (renderer, band count) of an input layer on the map, for drawing the result alike
     OUTPUT_NAMES = {CloudFreeAlgorithm.OUTPUT: "reconstructed (true colour)", SOURCE: "reconstruction source"}
+    LOAD_WITH = {SOURCE: CloudFreeAlgorithm.OUTPUT}
 
     def name(self) -> str:
         return "reconstruct"

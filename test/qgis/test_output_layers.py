@@ -232,3 +232,27 @@ def test_runs_with_other_settings_load_under_names_that_tell_them_apart(tmp_path
                                                             **extra}, feedback=QgsProcessingFeedback(), context=context)
     names = sorted(layer.name() for layer in project.mapLayers().values())
     assert names == [f"{SCENE} cloud mask", f"{SCENE} cloud mask (20 m, buffer 2, cloud 0.3)"]
+
+
+def test_a_typed_confidence_path_is_loaded_with_the_mask(tmp_path, project):
+    """The dialog's state when a path is typed into the confidence field: the mask is set to open after
+    running, the confidence is a plain path with its "Open output file" box greyed out (QGIS 3.22).
+    It is loaded, named and grouped like the mask; without the mask loaded (a script), neither is."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputLayerDefinition
+
+    out, conf = tmp_path / "typed.tif", tmp_path / "typed_confidence.tif"
+    mask_definition = QgsProcessingOutputLayerDefinition(str(out), project)  # "Open output file" ticked
+    context = QgsProcessingContext()
+    context.setProject(project)
+    processing.run("cloudfree:cloudmask", {"INPUT": str(SAMPLE_L1C), "OUTPUT": mask_definition,
+                                           "CONFIDENCE": str(conf)}, feedback=QgsProcessingFeedback(), context=context)
+    loading = context.layersToLoadOnCompletion()
+    assert set(map(Path, loading)) == {out, conf}
+    assert loading[str(conf)].name == f"{SCENE} confidence" and loading[str(conf)].project is project
+
+    script = QgsProcessingContext()
+    processing.run("cloudfree:cloudmask", {"INPUT": str(SAMPLE_L1C), "OUTPUT": str(tmp_path / "script.tif"),
+                                           "CONFIDENCE": str(tmp_path / "script_confidence.tif")},
+                   feedback=QgsProcessingFeedback(), context=script)
+    assert script.layersToLoadOnCompletion() == {}
