@@ -75,9 +75,13 @@ class ClassScratch:
                  in_memory_pixels: Optional[int] = None) -> None:
         self.grid = grid
         self.store: Union[np.ndarray, StripWriter]
+        #: where the finished strips go; made now, before any pixel is computed, so that an output folder
+        #: that cannot be made or filled fails the run at once
+        self.finished: Optional[StripWriter] = None
         budget = SCRATCH_IN_MEMORY_PIXELS if in_memory_pixels is None else in_memory_pixels
         if grid.width * grid.height <= budget:
             self.store = np.full((grid.height, grid.width), NODATA_CLASS, np.uint8)
+            self.finished = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
         else:
             self.store = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
 
@@ -125,7 +129,7 @@ def _finish(read_rows, scratch: ClassScratch, final: Path, outputs: OutputSet, b
                            geometry.pixel_m, geometry.sun, STRIP_ROWS)
     rewrite = scratch.in_memory or buffer_px > 0 or (zone is not None and zone.zone is not None)
     if rewrite:
-        writer = outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
+        writer = scratch.finished or outputs.writer(final, grid, 1, "uint8", NODATA_CLASS, [CLASS_DESCRIPTION])
     for strip in grid.strips(STRIP_ROWS):
         read, inner = with_halo(strip, buffer_px, grid.height)
         block = read_rows((slice(int(read.row_off), int(read.row_off + read.height)),))
