@@ -63,9 +63,13 @@ training-data: teachers
 
 models: training-data
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_s2 --epochs 45
-	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn --epochs 20
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn --epochs 20 \
+		--base-only
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn \
+		--workdir out/training_long --warm-start out/training --epochs 30 --ft-epochs 12
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_rgb --epochs 20
-	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 400
+	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 2400 --minutes 58 --only-unet
+	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --task thin --steps 1800 --minutes 62
 	$(MAKE) evaluate-models
 
 # Accuracy and throughput of the bundled models against ukis-csmask, s2cloudless and SCL,

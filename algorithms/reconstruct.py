@@ -87,7 +87,7 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
                                    "in true colour.",
         THIN_CLOUD: "Thin cloud (class 2) still shows the ground through a veil. Filled (the default): replaced like "
                     "thick cloud. Corrected: its pixels keep their own values with the veil taken off by the "
-                    "thin-cloud remover (cloudfree_thin_s2), after thick cloud is filled and shadows relit; they "
+                    "veil model fitted to their clear surroundings, after thick cloud is filled and shadows relit; they "
                     "count as seen, not invented.",
         SOURCE: "Optional: band 1, the source of each pixel (0 kept, 1 filled, 2 shadow relit, 3 thin cloud "
                 "corrected), styled with a palette; "

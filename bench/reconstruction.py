@@ -18,9 +18,12 @@ from that interpolation; n/a on WorldCereal, which lacks its band B8A).
 Thin cloud (eo-learn, a place no model trained on): each clear target date
 under a synthetic thin-cloud veil (core.training.synthetic.thin_veil) laid
 in the real cloud shapes; on the pixels the veil makes thin cloud, the
-thin-cloud remover (cloudfree_thin_s2) against filling them from the same
-image (U-Net, interpolation), from the other dates (gapfill) and leaving
-the veil.
+veil taken off (core.reconstruction.thin_cloud; and a trained remover given
+with --thin-model) against filling them from the same image (U-Net,
+interpolation), from the other dates (gapfill) and leaving the veil. The
+synthetic veils and the veil model share the veil's spectrum (the remover
+knows neither their brightness, drawn from 0.8-1.3, nor their +-7 % per band),
+so the real hazy/clear pair of eo-learn is scored too.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ import json
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import rasterio
@@ -37,6 +40,7 @@ import rasterio
 from cloudfree.core.reconstruction.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
 from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
 from cloudfree.core.reconstruction.inpainter import fill_holes, load_inpaint_card, load_thin_card
+from cloudfree.core.reconstruction.thin_cloud import remove_veil
 from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 from cloudfree.core.training.synthetic import THIN_ALPHA, TRAIN_BANDS, thin_opacity, thin_veil
 
@@ -115,15 +119,17 @@ def run(name: str, loader, masks: List[np.ndarray]) -> Dict:
     return {"targets": len(targets), "masks": len(masks), "bands": bands, "dates": len(days), "scores": table}
 
 
-def thin_cloud(masks: List[np.ndarray], seed: int = 5) -> Dict:
+def thin_cloud(masks: List[np.ndarray], thin_model: Optional[str] = None, seed: int = 5) -> Dict:
     """Scores on veiled pixels of the clear eo-learn dates, 10 bands (TRAIN_BANDS)."""
     stack, clear, days, targets, bands = eolearn_stack()
     index = [bands.index(b) for b in TRAIN_BANDS]
     h, w = stack.shape[2:]
     rng = np.random.default_rng(seed)
-    thin_card, inpaint_card = load_thin_card(), load_inpaint_card()
+    inpaint_card = load_inpaint_card()
+    thin_card = load_thin_card(thin_model) if thin_model else None
     pooled: Dict[str, List[Dict[str, float]]] = {m: [] for m in (
-        "thin_removal", "unet_single_image", "interpolation_single_image", "gapfill", "veil_left")}
+        "veil_removed", "trained_remover", "unet_single_image", "interpolation_single_image", "gapfill",
+        "veil_left") if m != "trained_remover" or thin_card is not None}
     for t in targets:
         for mask in masks:
             region = mask[:h, :w] & clear[t]
@@ -138,11 +144,13 @@ def thin_cloud(masks: List[np.ndarray], seed: int = 5) -> Dict:
             masked_clear = clear.copy()
             masked_clear[t] &= ~veiled_pixels
             estimates = {
-                "thin_removal": fill_holes(veiled, TRAIN_BANDS, veiled_pixels, thin_card),
+                "veil_removed": remove_veil(veiled, TRAIN_BANDS, veiled_pixels),
                 "unet_single_image": fill_holes(veiled, TRAIN_BANDS, veiled_pixels, inpaint_card),
                 "interpolation_single_image": interpolate_holes(veiled[None], veiled_pixels[None])[0],
                 "gapfill": gapfill(observed, masked_clear, days, t)[0][index],
                 "veil_left": veiled}
+            if thin_card is not None:
+                estimates["trained_remover"] = fill_holes(veiled, TRAIN_BANDS, veiled_pixels, thin_card)
             for method, est in estimates.items():
                 pooled[method].append(reconstruction_scores(est.astype(np.float64), truth.astype(np.float64),
                                                             veiled_pixels, TRAIN_BANDS)["overall"])
@@ -152,8 +160,8 @@ def thin_cloud(masks: List[np.ndarray], seed: int = 5) -> Dict:
             "cases": len(pooled["veil_left"]), "scores": table}
 
 
-def real_thin_pairs() -> Dict:
-    """Real hazy/clear pairs of eo-learn (10 days apart): the hazy date's thin cloud (as cloudfree_s2 masks
+def real_thin_pairs(thin_model: Optional[str] = None) -> Dict:
+    """Real hazy/clear pairs of eo-learn (10 and 20 days apart): the hazy date's thin cloud (as cloudfree_s2 masks
     it) corrected, filled or left, scored against the clear date on those pixels (clear there per s2cloudless).
 
     The surface changes a little in 10 days and the view and sun differ, so every method carries that
@@ -163,8 +171,10 @@ def real_thin_pairs() -> Dict:
     stack, clear, days, _, bands = eolearn_stack()
     index = [bands.index(b) for b in TRAIN_BANDS]
     stamps = [date.fromordinal(int(d)).isoformat() for d in days]
-    pairs = [(stamps.index("2015-08-20"), stamps.index("2015-08-30"))]
-    thin_card, inpaint_card = load_thin_card(), load_inpaint_card()
+    pairs = [(stamps.index("2015-08-20"), stamps.index("2015-08-30")),
+             (stamps.index("2015-07-31"), stamps.index("2015-07-11"))]
+    inpaint_card = load_inpaint_card()
+    thin_card = load_thin_card(thin_model) if thin_model else None
     out: Dict = {}
     for hazy, ref in pairs:
         classes = mask_array(stack[hazy], bands, pixel_m=10.0).classes
@@ -173,10 +183,12 @@ def real_thin_pairs() -> Dict:
         observed = stack[hazy][index].astype(np.float32)
         thick_filled = fill_holes(observed, TRAIN_BANDS, gone, inpaint_card) if gone.any() else observed
         estimates = {
-            "thin_removal": fill_holes(thick_filled, TRAIN_BANDS, thin, thin_card),
+            "veil_removed": remove_veil(thick_filled, TRAIN_BANDS, thin),
             "unet_single_image": fill_holes(observed, TRAIN_BANDS, thin | gone, inpaint_card),
             "interpolation_single_image": interpolate_holes(observed[None], (thin | gone)[None])[0],
             "veil_left": observed}
+        if thin_card is not None:
+            estimates["trained_remover"] = fill_holes(thick_filled, TRAIN_BANDS, thin, thin_card)
         truth = stack[ref][index].astype(np.float64)
         out[f"{stamps[hazy]} against {stamps[ref]}"] = {
             "thin_pixels": int(thin.sum()), "scored_pixels": int(scored.sum()),
@@ -189,11 +201,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--masks", type=int, default=6, help="real cloud masks per target date")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--thin-model", help="a trained thin-cloud remover (.onnx, models/train_reconstruction.py "
+                                             "--task thin) to score beside the veil model")
     args = parser.parse_args()
     masks = real_masks(args.masks)
     results = {"eolearn": run("eolearn", eolearn_stack, masks),
                "worldcereal": run("worldcereal", worldcereal_stack, masks),
-               "eolearn_thin_cloud": thin_cloud(masks)}
+               "eolearn_thin_cloud": thin_cloud(masks, args.thin_model)}
     for name, r in results.items():
         what = "veiled pixels only" if name.endswith("thin_cloud") else "filled pixels only"
         print(f"\n{name}: {r['targets']} target dates x {r['masks']} real masks, {r['dates']} dates, "
@@ -201,7 +215,7 @@ def main() -> int:
         print(f"{'method':<27} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
         for m, s in r["scores"].items():
             print(f"{m:<27} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
-    results["eolearn_real_thin_pairs"] = real_thin_pairs()
+    results["eolearn_real_thin_pairs"] = real_thin_pairs(args.thin_model)
     for pair, r in results["eolearn_real_thin_pairs"].items():
         print(f"\nreal pair {pair}: {r['thin_pixels']} px thin cloud on the hazy date, {r['scored_pixels']} scored "
               "(clear on the other date); against the other date")

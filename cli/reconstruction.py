@@ -71,7 +71,7 @@ def _reconstruct_parser(sub) -> None:
                     help="fill with the inpainting U-Net (default) or by interpolation from the clear neighbours alone")
     rc.add_argument("--thin-cloud", choices=THIN_MODES, default="fill",
                     help="thin cloud (class 2): fill it like thick cloud (default), or correct it: keep its pixels "
-                         "and take the veil off them with the thin-cloud remover (cloudfree_thin_s2)")
+                         "and take the veil off their own values (a veil model fitted to their clear surroundings)")
     rc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the inpainting network runs: auto (a GPU when ONNX Runtime has one), cpu or cuda")
     rc.add_argument("--json", action="store_true", help="print the result as JSON")

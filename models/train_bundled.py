@@ -261,6 +261,8 @@ class BandSetTraining:
             write_card(target, card)
             index[d] = str(target)
         (self.workdir / "lodo_models.json").write_text(json.dumps(index, indent=2))
+        if self.args.warm_start:  # this run supersedes the one it started from: the benchmark looks there
+            (self.args.warm_start / self.name / "lodo_models.json").write_text(json.dumps(index, indent=2))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -9,11 +9,12 @@ of the real cloudy scenes, and eo-learn's s2cloudless masks) and fractal
 ones. Places T49JGM and eolearn are held out: the comparison printed at the
 end is on them, against normalised-convolution interpolation and mean fill, on the filled pixels only.
 
-`--task thin` trains cloudfree_thin_s2 instead: the same U-Net, residual on
+`--task thin` trains a thin-cloud remover instead (cloudfree_thin_s2, not bundled): the same U-Net, residual on
 the observed pixels, on the same clear scenes under a synthetic thin-cloud
 veil (core.training.synthetic.thin_veil); it is compared on the held-out
 places with leaving the veil, filling those pixels by interpolation and by
-cloudfree_inpaint_s2, on the veiled pixels only.
+cloudfree_inpaint_s2, on the veiled pixels only. `reconstruct(thin_cloud="correct",
+thin_model=<its .onnx>)` uses it in place of the veil model.
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def compare_thin(model, val, masks, bands, cases: int = 48) -> dict:
     from cloudfree.core.reconstruction.inpaint_input import thin_input
     sampler = ThinCloudSampler(val, bands, 128, MaskBank(masks, np.random.default_rng(99)), 99)
     inpaint = load_inpaint_card()
-    rows = {name: [] for name in ("thin_removal", "inpaint_fill", "interpolation", "veil_left")}
+    from cloudfree.core.reconstruction.thin_cloud import remove_veil
+    rows = {name: [] for name in ("thin_removal", "veil_model", "inpaint_fill", "interpolation", "veil_left")}
     for _ in range(cases):
         truth, thin, scored, veiled = sampler.draw()
         if scored.sum() < 50:
@@ -83,6 +85,7 @@ def compare_thin(model, val, masks, bands, cases: int = 48) -> dict:
         with torch.inference_mode():
             pred = model(torch.from_numpy(thin_input(((veiled - mean[0]) / std[0])[None], thin[None])))[0].numpy()
         estimates = {"thin_removal": np.where(thin[None], pred * std[0] + mean[0], veiled),
+                     "veil_model": remove_veil(veiled, bands, thin),
                      "inpaint_fill": fill_holes(veiled, bands, thin, inpaint),
                      "interpolation": interpolate_holes(veiled[None], thin[None])[0],
                      "veil_left": veiled}

@@ -151,8 +151,7 @@ def resolve_model_path(model: Optional[str]) -> Path:
 #: The kinds of model a card can describe, and what to give where the other kind was given.
 KINDS = {"mask": "a cloud-mask model (cloudfree_s2, cloudfree_bgrn, cloudfree_rgb or one trained with cloudfree train)",
          "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)",
-         "thin": "a thin-cloud removal model (cloudfree_thin_s2 or one from models/train_reconstruction.py "
-                 "--task thin)"}
+         "thin": "a thin-cloud removal model (one from models/train_reconstruction.py --task thin)"}
 _TASK_KINDS = {"reconstruction": "inpaint", "thin_cloud_removal": "thin"}
 
 

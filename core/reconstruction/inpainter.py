@@ -33,12 +33,10 @@ def load_inpaint_card(model: Optional[str] = None) -> ModelCard:
     return card
 
 
-DEFAULT_THIN_MODEL = "cloudfree_thin_s2"
-
-
-def load_thin_card(model: Optional[str] = None) -> ModelCard:
-    """The thin-cloud remover by bundled name or .onnx path (core.model.card.load_card, kind "thin")."""
-    card = load_card(model or DEFAULT_THIN_MODEL, kind="thin")
+def load_thin_card(model: str) -> ModelCard:
+    """A trained thin-cloud remover by .onnx path (core.model.card.load_card, kind "thin"); none is bundled
+    (the one trained did not beat leaving the veil on held-out places; models/README.md)."""
+    card = load_card(model, kind="thin")
     if card.raw.get("input_version") != THIN_INPUT_VERSION:
         raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
                              f"{card.raw.get('input_version')}, this engine feeds version {THIN_INPUT_VERSION}); "
@@ -123,4 +121,4 @@ def fill_holes(refl: np.ndarray, bands: Sequence[str], hole: np.ndarray, card: M
 
 
 __all__ = ["load_inpaint_card", "load_thin_card", "open_inpaint_session", "block_statistics",
-           "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL", "DEFAULT_THIN_MODEL"]
+           "fill_holes", "DEFAULT_RECONSTRUCTION_MODEL"]

@@ -24,7 +24,7 @@ from ..errors import InputError, option
 from ..io.grid import Grid, with_halo
 from ..model.runtime import OnnxSession
 from ..model.card import ModelCard
-from .inpainter import load_inpaint_card, load_thin_card, open_inpaint_session
+from .inpainter import fill_holes, load_inpaint_card, load_thin_card, open_inpaint_session
 from ..io.inputs import is_safe_input, raster_mapping
 from ..masking.morphology import dilate
 from ..io.output_guard import guard_outputs
@@ -34,7 +34,8 @@ from ..progress import Feedback, SubFeedback
 from .styles import paletted_style, true_colour_style, write_style
 from ..io.safe import open_safe
 from ..io.sources import SafeSource, checked_read, open_raster
-from .strip_fill import EVIDENCE_CAP, THIN_CORRECTED, ThinPass, fill_in_strips
+from .strip_fill import EVIDENCE_CAP, THIN_CORRECTED, ThinPass, fill_in_strips, sample_statistics
+from .thin_cloud import SMOOTH_PX, remove_veil
 from .timeseries import MaskReader
 
 KEPT, FROM_NETWORK, RELIT, NO_DATA = 0, 1, 2, 255
@@ -200,9 +201,9 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     `method`: "network" (the inpainting U-Net) or "interpolation" (normalised convolution
     from the clear neighbours, the network's own starting point; no ONNX Runtime needed).
     `thin_cloud`: "fill" treats thin cloud (class 2) as a hole; "correct" keeps its pixels
-    and takes the veil off them with the thin-cloud remover (`thin_model`, default
-    cloudfree_thin_s2), after thick cloud is filled and shadows relit; corrected pixels
-    count as seen, not invented.
+    and takes the veil off them (core.reconstruction.thin_cloud; or a trained remover,
+    `thin_model`, an .onnx of card kind "thin"), after thick cloud is filled and shadows
+    relit; corrected pixels count as seen, not invented.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
@@ -217,10 +218,11 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         raise InputError(f"Thin cloud is either filled or corrected ({', '.join(THIN_MODES)}), not {thin_cloud!r}.")
     card = load_inpaint_card(model)
     correct_thin = thin_cloud == "correct" and THIN_CLASS in mask_classes
-    thin_card = load_thin_card(thin_model) if correct_thin else None
+    thin_card = load_thin_card(thin_model) if correct_thin and thin_model else None
     # a device that cannot be used is refused before any reading
     session = open_inpaint_session(card, device) if method == "network" else None
     thin_session = open_inpaint_session(thin_card, device) if thin_card is not None else None
+    remover = thin_card.name if thin_card is not None else "the veil model (core.reconstruction.thin_cloud)"
     filler = card.name if session is not None else "interpolation (normalised convolution)"
     image = ImageReader(input, card, band_preset, band_mapping, resolution_m, dn_scale, dn_offset)
     holes = None
@@ -246,9 +248,9 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
         feedback.info(f"Reconstructing {image.name}: {image.grid.width} x {image.grid.height} px, bands "
                       f"{' '.join(image.bands)}; {n_holes} masked pixels to fill with {filler}"
                       + (f", {n_shadow} shadow pixels to relight" if relit else "")
-                      + (f", {n_thin} thin-cloud pixels to correct with {thin_card.name}" if thin_card else "")
+                      + (f", {n_thin} thin-cloud pixels to correct with {remover}" if correct_thin else "")
                       + ".")
-        thin = ThinPass(holes.thin, thin_card, thin_session) if thin_card and thin_session else None
+        thin = _thin_pass(holes, image, thin_card, thin_session, feedback) if correct_thin else None
         filled = _write(image, holes, card, session, output, source, max_memory_mb, feedback, relit, thin)
     finally:
         image.close()
@@ -257,6 +259,18 @@ def reconstruct(input: str | Path, mask: str | Path, output: str | Path, source:
     feedback.set_progress(100.0)
     return ReconstructionResult(output, Path(source) if source else None, filled, filler,
                                 time.perf_counter() - started)
+
+
+def _thin_pass(holes: HoleReader, image: ImageReader, card: Optional[ModelCard], session: Optional[OnnxSession],
+               feedback: Feedback) -> ThinPass:
+    """The veil model by default; a trained remover (card kind "thin") when one is given."""
+    bands = list(image.bands)
+    if card is None or session is None:
+        return ThinPass(holes.thin, lambda refl, thin: remove_veil(refl, bands, thin), 2 * SMOOTH_PX + 64)
+    index = [bands.index(b) for b in card.bands]
+    stats = sample_statistics(image.read_raw, lambda w: holes(w) | holes.thin(w), image.grid, image.codec, index)
+    return ThinPass(holes.thin, lambda refl, thin: fill_holes(refl, bands, thin, card, session, stats, feedback),
+                    card.patch_size // 2)
 
 
 def _write(image: ImageReader, holes: HoleReader, card: ModelCard, session: Optional[OnnxSession], output: Path,

@@ -21,7 +21,6 @@ from ..errors import InputError
 from ..io.grid import Grid
 from .inpaint_input import interpolate_holes
 from ..model.card import ModelCard
-from ..model.runtime import OnnxSession
 from .inpainter import Statistics, fill_holes
 from ..progress import Feedback
 from .relight import CONTEXT, relight_shadows
@@ -93,11 +92,13 @@ def evidence_distance(evidence: np.ndarray, cap: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ThinPass:
-    """Thin-cloud pixels to correct with a thin-cloud remover (card kind "thin") instead of filling."""
+    """Thin-cloud pixels to correct instead of filling: `correct(reflectance, thin)` gives the strip with the
+    veil taken off its `thin` pixels (core.reconstruction.thin_cloud, or a trained remover), which needs
+    `halo` rows of context."""
 
     read: HoleReader
-    card: ModelCard
-    session: OnnxSession
+    correct: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    halo: int
 
 
 THIN_CORRECTED = 3  # the code of a corrected thin-cloud pixel (0 kept, 1 filled, 2 relit)
@@ -122,12 +123,8 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
     index = [list(bands).index(b) for b in card.bands]
     # the network's fallback statistics: one read of the scene, not needed by interpolation alone
     stats = sample_statistics(read_raw, read_hole, grid, codec, index) if session is not None else None
-    thin_stats = None
-    if thin is not None:
-        thin_index = [list(bands).index(b) for b in thin.card.bands]
-        thin_stats = sample_statistics(read_raw, lambda w: read_hole(w) | thin.read(w), grid, codec, thin_index)
     halo = max(card.patch_size // 2, CONTEXT if read_shadow is not None else 0,
-               EVIDENCE_CAP if with_distance else 0, thin.card.patch_size // 2 if thin is not None else 0)
+               EVIDENCE_CAP if with_distance else 0, thin.halo if thin is not None else 0)
     rows = rows_per_strip(grid, len(bands), len(index), halo, max_memory_mb)
     strips = list(grid.strips_with_halo(rows, halo))
     filled_count = 0
@@ -158,7 +155,7 @@ def fill_in_strips(read_raw: RawReader, read_hole: HoleReader, sink: StripSink, 
                 dn[:, shadow_out] = codec.encode(relit[:, sel][:, shadow_out])
                 codes[shadow_out] = 2
         if thin is not None and veiled[sel].any():
-            corrected = fill_holes(refl, bands, veiled, thin.card, thin.session, thin_stats, feedback)
+            corrected = thin.correct(refl, veiled)
             veiled_out = veiled[sel]
             dn[:, veiled_out] = codec.encode(corrected[:, sel][:, veiled_out])
             codes[veiled_out] = THIN_CORRECTED

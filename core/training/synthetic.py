@@ -16,14 +16,17 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..reconstruction.thin_cloud import VEIL_BANDS, VEIL_SPECTRUM
+
 #: The bands CloudFree models are trained from (10 m and 20 m bands, common to L1C and L2A).
 TRAIN_BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
 
 # Top-of-cloud reflectance of a thick water cloud: flat and bright from blue to
 # NIR, lower in SWIR where water and ice absorb (more at 2.2 um than 1.6 um).
 _THICK_SPECTRUM = np.array([0.62, 0.60, 0.60, 0.60, 0.61, 0.62, 0.62, 0.62, 0.42, 0.26], np.float32)
-# Thin cloud and haze scatter more at short wavelengths.
-_THIN_SPECTRUM = np.array([0.42, 0.38, 0.36, 0.35, 0.34, 0.34, 0.33, 0.33, 0.24, 0.16], np.float32)
+# Thin cloud and haze scatter more at short wavelengths: the veil the remover inverts (one statement of it).
+_THIN_SPECTRUM = VEIL_SPECTRUM
+assert VEIL_BANDS == TRAIN_BANDS
 # Fraction of the clear-sky irradiance left in a cloud shadow (diffuse sky light,
 # which is bluer than the direct beam).
 _SHADOW_DIFFUSE = np.array([0.42, 0.33, 0.28, 0.26, 0.24, 0.22, 0.21, 0.21, 0.17, 0.16], np.float32)
