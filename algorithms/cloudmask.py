@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination)
+from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFile, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
 from ..core.api import DEFAULT_MASK_RESOLUTION_M
 from .common import CONFIDENCE_STYLE, MASK_STYLE, CloudFreeAlgorithm
@@ -101,23 +100,17 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                                          type=QgsProcessingParameterNumber.Integer, minValue=0, optional=True),
             QgsProcessingParameterNumber(self.OVERLAP, self.tr("Patch overlap in pixels (empty: the model card's)"),
                                          type=QgsProcessingParameterNumber.Integer, minValue=-1, optional=True)]
-        for parameter in runtime:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+        self.add_advanced(*runtime)
         self.add_buffer_parameter()
-        geometry = QgsProcessingParameterBoolean(
-            self.SHADOW_GEOMETRY, self.tr("Check shadows against cloud geometry (shadow no cloud can cast "
-                                          "becomes clear)"), defaultValue=True, optional=True)
         # optional: graphical models and scripts saved before this parameter existed stay valid (default on)
-        geometry.setFlags(geometry.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(geometry)
-        for key, what in ((self.CLOUD_THRESHOLD, "Cloud"), (self.SHADOW_THRESHOLD, "Shadow")):
-            threshold = QgsProcessingParameterNumber(
-                key, self.tr("{} threshold: probability at which it wins, lower finds more (empty: the model "
-                             "card's calibrated value)").format(what),
-                type=QgsProcessingParameterNumber.Double, minValue=0.01, maxValue=0.99, optional=True)
-            threshold.setFlags(threshold.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(threshold)
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.SHADOW_GEOMETRY, self.tr("Check shadows against cloud geometry (shadow no cloud can cast "
+                                          "becomes clear)"), defaultValue=True, optional=True))
+        self.add_advanced(*[QgsProcessingParameterNumber(
+            key, self.tr("{} threshold: probability at which it wins, lower finds more (empty: the model "
+                         "card's calibrated value)").format(what),
+            type=QgsProcessingParameterNumber.Double, minValue=0.01, maxValue=0.99, optional=True)
+            for key, what in ((self.CLOUD_THRESHOLD, "Cloud"), (self.SHADOW_THRESHOLD, "Shadow"))])
         scaling = [
             QgsProcessingParameterNumber(
                 self.DN_SCALE, self.tr("DN scale: raster values are divided by it to give reflectance (empty: 10000 "
@@ -127,9 +120,7 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                 self.DN_OFFSET, self.tr("DN offset: added to raster values first (e.g. -1000 for exports of "
                                         "processing baseline 04.00 or later)"),
                 type=QgsProcessingParameterNumber.Double, defaultValue=0.0, optional=True)]
-        for parameter in scaling:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+        self.add_advanced(*scaling)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud and shadow mask")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Class confidence (%)"), optional=True, createByDefault=False))

@@ -16,9 +16,9 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from qgis.core import (QgsMapLayerType, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
                        QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProcessingUtils,
-                       QgsProject)
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
+                       QgsProcessingUtils, QgsProject)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import CloudFreeError
@@ -317,6 +317,12 @@ class CloudFreeAlgorithm(QgsProcessingAlgorithm):
         preset = self.parameterAsEnum(parameters, self.BAND_PRESET, context)
         mapping = self.parameterAsString(parameters, self.BAND_MAPPING, context).strip()
         return (PRESET_KEYS[preset - 1] if preset > 0 else None), (mapping or None)
+
+    def add_advanced(self, *parameters) -> None:
+        """Parameters of how a run goes rather than what it finds: in the dialog's collapsed Advanced section."""
+        for parameter in parameters:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
 
     def add_buffer_parameter(self) -> None:
         self.addParameter(QgsProcessingParameterNumber(

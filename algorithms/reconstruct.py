@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Dict
 
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingUtils)
 
@@ -105,29 +105,22 @@ class ReconstructAlgorithm(CloudFreeAlgorithm):
             self.MASK_CLASSES, self.tr("Pixels to fill"),
             options=[self.tr(label) for label, _ in MASK_CLASS_CHOICES], defaultValue=0))
         self.add_buffer_parameter()
-        limit = QgsProcessingParameterNumber(
-            self.MAX_MASKED, self.tr("Largest masked share (%): above it the run is refused, one image would invent "
-                                     "nearly all of the scene"), type=QgsProcessingParameterNumber.Double,
-            defaultValue=90.0, minValue=0.0, maxValue=100.0, optional=True)
-        limit.setFlags(limit.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(limit)
-        relight = QgsProcessingParameterBoolean(
-            self.RELIGHT, self.tr("Relight shadows (keep their own values, brightened) instead of filling them"),
-            defaultValue=True, optional=True)
-        relight.setFlags(relight.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(relight)
-        method = QgsProcessingParameterEnum(
-            self.METHOD, self.tr("Fill method"), options=[self.tr("Inpainting network (U-Net)"),
-                                                          self.tr("Interpolation from the clear neighbours")],
-            defaultValue=0, optional=True)
-        method.setFlags(method.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(method)
-        thin = QgsProcessingParameterEnum(
-            self.THIN_CLOUD, self.tr("Thin cloud"), options=[self.tr("Filled like thick cloud"),
-                                                             self.tr("Corrected: the veil taken off its own values")],
-            defaultValue=0, optional=True)
-        thin.setFlags(thin.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(thin)
+        self.add_advanced(
+            QgsProcessingParameterNumber(
+                self.MAX_MASKED, self.tr("Largest masked share (%): above it the run is refused, one image would "
+                                         "invent nearly all of the scene"), type=QgsProcessingParameterNumber.Double,
+                defaultValue=90.0, minValue=0.0, maxValue=100.0, optional=True),
+            QgsProcessingParameterBoolean(
+                self.RELIGHT, self.tr("Relight shadows (keep their own values, brightened) instead of filling them"),
+                defaultValue=True, optional=True),
+            QgsProcessingParameterEnum(
+                self.METHOD, self.tr("Fill method"), options=[self.tr("Inpainting network (U-Net)"),
+                                                              self.tr("Interpolation from the clear neighbours")],
+                defaultValue=0, optional=True),
+            QgsProcessingParameterEnum(
+                self.THIN_CLOUD, self.tr("Thin cloud"),
+                options=[self.tr("Filled like thick cloud"), self.tr("Corrected: the veil taken off its own values")],
+                defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Reconstructed image")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.SOURCE, self.tr("Source of each pixel (0 kept, 1 filled, 2 shadow relit, 3 thin cloud corrected)"),
