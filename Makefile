@@ -45,6 +45,10 @@ bench-speed: setup
 teachers: setup
 	$(PY) -m pip install -q -r requirements-teachers.txt
 
+# False alarms of every method on clear real scenes (the three clear eo-learn dates).
+bench-clear: teachers
+	$(PY) bench/clear_scenes.py --json out/bench/clear_scenes.json
+
 bench-reconstruction: setup
 	$(PY) bench/reconstruction.py --json out/bench/reconstruction.json
 
