@@ -18,17 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Dict
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reconstruction import eolearn_stack  # noqa: E402
-
-from cloudfree.core.masking.arrays import mask_array  # noqa: E402
-from cloudfree.core.model.card import BUNDLED_MODELS  # noqa: E402
+from cloudfree.core.masking.arrays import mask_array
+from cloudfree.core.model.card import BUNDLED_MODELS
+from cloudfree.models.clear_scenes import load_clear_scenes
 
 UKIS = {"ukis_6b_l1c": ["B02", "B03", "B04", "B08", "B11", "B12"], "ukis_4b_l1c": ["B02", "B03", "B04", "B08"]}
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
@@ -51,24 +48,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    stack, clear, days, _, bands = eolearn_stack()
     results: Dict[str, Dict] = {}
-    for i, day in enumerate(days):
-        if clear[i].mean() < 0.999:
-            continue
-        stamp = date.fromordinal(int(day)).isoformat()
+    for scene in load_clear_scenes():
+        image, bands = scene.reflectance, scene.bands
         row: Dict[str, Dict] = {}
         for model in BUNDLED_MODELS:
-            row[model] = percent(mask_array(stack[i], bands, model=model, pixel_m=10.0).classes)
+            row[model] = percent(mask_array(image, bands, model=model, pixel_m=scene.pixel_m).classes)
             row[f"{model} (shadow threshold 0.5)"] = percent(
-                mask_array(stack[i], bands, model=model, pixel_m=10.0, shadow_threshold=0.5).classes)
+                mask_array(image, bands, model=model, pixel_m=scene.pixel_m, shadow_threshold=0.5).classes)
         for name, names in UKIS.items():
             try:
-                row[name] = percent(ukis_classes(stack[i], bands, names))
+                row[name] = percent(ukis_classes(image, bands, names))
             except ImportError:
                 row[name] = {"missing": "ukis-csmask is not installed (make teachers)"}
-        row["blue_threshold"] = percent(np.where(stack[i][bands.index("B02")] > 0.2, 1, 0))
-        results[stamp] = row
+        row["blue_threshold"] = percent(np.where(image[bands.index("B02")] > 0.2, 1, 0))
+        results[scene.name] = row
     methods = list(next(iter(results.values())))
     print(f"False alarms on {len(results)} clear eo-learn dates (% of pixels; reference: all clear)")
     print(f"{'method':<40}" + "".join(f"{d:>24}" for d in results))
