@@ -128,7 +128,8 @@ class BandSetTraining:
                           init_weights=self.warm_start)
         if self.args.base_as_is and trainer.resume():
             summary = trainer.summary()  # a base stopped early (time budget) is used at its best epoch so far
-            summary["stopped_early"] = f"after {trainer.epoch} of {self.base_config.max_epochs} epochs"
+            if trainer.epoch < self.base_config.max_epochs:
+                summary["stopped_early"] = f"after {trainer.epoch} of {self.base_config.max_epochs} epochs"
         else:
             summary = trainer.fit()
         summary["minutes_this_call"] = round((time.monotonic() - started) / 60, 1)
