@@ -73,7 +73,6 @@ models: training-data
 		--workdir out/training_long --warm-start out/training --epochs 30 --ft-epochs 12
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_rgb --epochs 20
 	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 2400 --minutes 58 --only-unet
-	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --task thin --steps 1800 --minutes 62
 	$(MAKE) evaluate-models
 
 # Accuracy and throughput of the bundled models against ukis-csmask, s2cloudless and SCL,
