@@ -137,8 +137,9 @@ class BandSetTraining:
 
     def fine_tune(self, folder: str, exclude: Sequence[str], base: Dict, out_dir: Path, out_name: str,
                   extra_card: Dict) -> Tuple[Path, Dict]:
-        config = fine_tune_config(self.base_config, exclude, base["mean"], base["std"], self.args.ft_steps,
-                                  self.args.ft_epochs)
+        never = [d for d in (self.args.fine_tune_without or []) if d not in exclude]
+        config = fine_tune_config(self.base_config, list(exclude) + never, base["mean"], base["std"],
+                                  self.args.ft_steps, self.args.ft_epochs)
         scenes = self._scenes(True)
         trainer = Trainer(config, scenes, self.workdir / folder, init_weights=self.workdir / "base" / "best.pt")
         summary = trainer.fit()
@@ -301,6 +302,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--base-minutes", type=float, default=None, help="base: time budget (stops the schedule)")
     parser.add_argument("--ft-steps", type=int, default=50, help="fine-tuning: steps per epoch")
     parser.add_argument("--ft-epochs", type=int, default=4, help="fine-tuning: epochs")
+    parser.add_argument("--fine-tune-without", action="append", choices=HUMAN_SETS,
+                        help="a human set no fine-tune trains on (still scored, by its fold), e.g. landsat: "
+                             "fine-tune on Sentinel-2 labels only")
     parser.add_argument("--base-only", action="store_true", help="train the base models and stop")
     parser.add_argument("--base-as-is", action="store_true",
                         help="use each base at its best epoch so far, without training it further")
