@@ -41,3 +41,30 @@ def test_false_alarms_count_what_a_model_calls_cloud_or_shadow_on_clear_scenes(c
     assert quiet["cloud"] < 0.01 and quiet["shadow"] < 0.02
     loud = false_alarms(["cloudfree_rgb"], (1.0, 99.0), clear)
     assert loud["shadow"] > quiet["shadow"] + 0.2
+
+
+def test_a_set_left_out_of_fine_tuning_is_left_out_of_every_fold_and_the_final(monkeypatch, tmp_path, data_dir):
+    """--fine-tune-without landsat: no fine-tune trains on it; the fold that scores a set still leaves that set out."""
+    import argparse
+
+    from cloudfree.models import train_bundled
+
+    seen = []
+
+    class Recording:
+        def __init__(self, config, scenes, workdir, init_weights=None):
+            seen.append((workdir.name, sorted(config.exclude_datasets)))
+            raise RuntimeError("recorded")
+
+    monkeypatch.setattr(train_bundled, "Trainer", Recording)
+    monkeypatch.setattr(train_bundled.BandSetTraining, "_scenes", lambda self, with_human: [])
+    args = argparse.Namespace(workdir=tmp_path, steps=1, epochs=1, patience=1, base_minutes=None, device="cpu",
+                              warm_start=None, ft_steps=1, ft_epochs=1, fine_tune_without=["landsat"],
+                              training_set=None, human_set=None)
+    training = train_bundled.BandSetTraining("cloudfree_bgrn", args)
+    base = {"mean": [0.0] * 4, "std": [1.0] * 4}
+    for folder, exclude in (("fold_drivendata", ["drivendata"]), ("fold_landsat", ["landsat"]), ("final", [])):
+        with pytest.raises(RuntimeError, match="recorded"):
+            training.fine_tune(folder, exclude, base, tmp_path, "x", {})
+    assert seen == [("fold_drivendata", ["drivendata", "landsat"]), ("fold_landsat", ["landsat"]),
+                    ("final", ["landsat"])]
