@@ -43,12 +43,12 @@ from cloudfree.core.reconstruction.inpainter import fill_holes, load_inpaint_car
 from cloudfree.core.reconstruction.thin_cloud import remove_veil
 from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 from cloudfree.core.training.synthetic import THIN_ALPHA, TRAIN_BANDS, thin_opacity, thin_veil
+from cloudfree.models.clear_scenes import L1C_BANDS, eolearn_series
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EO = DATA / "s2_l1c_timeseries_eolearn"
 WC = DATA / "s2_l2a_monthly_worldcereal" / "worldcereal_preprocessed_inputs.nc"
 WC_BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
-L1C_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
 
 
 def real_masks(limit: int) -> List[np.ndarray]:
@@ -59,13 +59,9 @@ def real_masks(limit: int) -> List[np.ndarray]:
 
 
 def eolearn_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:
-    frames = np.load(EO / "REFERENCE_SCENES.npy")          # (5, H, W, 13)
-    stamps = json.loads((EO / "timestamps.json").read_text())
-    index = [2, 1, 4, 3, 0]                                 # frame -> timestamp index (data README)
-    days = [float(date.fromisoformat(stamps[i][:10]).toordinal()) for i in index]
-    clm = np.load(EO / "CLM_S2C.npy")[..., 0]
-    clear = np.stack([~clm[i] for i in index])
-    return np.moveaxis(frames, -1, 1).astype(np.float64), clear, days, [2, 3, 4], L1C_BANDS
+    reflectance, dates, clear = eolearn_series()
+    targets = [k for k in range(len(dates)) if clear[k].all()]  # the three clear dates
+    return reflectance.astype(np.float64), clear, [float(d.toordinal()) for d in dates], targets, L1C_BANDS
 
 
 def worldcereal_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:

@@ -33,18 +33,20 @@ class ClearScene:
     pixel_m: float
 
 
-def load_clear_scenes() -> List[ClearScene]:
+def eolearn_series() -> Tuple[np.ndarray, List[date], np.ndarray]:
+    """eo-learn's five dates: reflectance (dates, 13 bands, H, W), their dates, and s2cloudless's clear pixels
+    (dates, H, W), in the order of REFERENCE_SCENES (not of time)."""
     frames = np.load(EOLEARN / "REFERENCE_SCENES.npy")            # (5, H, W, 13)
     stamps = json.loads((EOLEARN / "timestamps.json").read_text())
     clm = np.load(EOLEARN / "CLM_S2C.npy")[..., 0]                 # by timestamp index
-    scenes = []
-    for frame, t in enumerate(FRAME_DATES):
-        if clm[t].any():
-            continue
-        day = date.fromisoformat(stamps[t][:10]).isoformat()
-        scenes.append(ClearScene(f"eolearn {day}", np.moveaxis(frames[frame], -1, 0).astype(np.float32),
-                                 list(L1C_BANDS), 10.0))
-    return scenes
+    days = [date.fromisoformat(stamps[t][:10]) for t in FRAME_DATES]
+    return np.moveaxis(frames, -1, 1), days, np.stack([~clm[t] for t in FRAME_DATES])
+
+
+def load_clear_scenes() -> List[ClearScene]:
+    reflectance, days, clear = eolearn_series()
+    return [ClearScene(f"eolearn {day.isoformat()}", reflectance[k].astype(np.float32), list(L1C_BANDS), 10.0)
+            for k, day in enumerate(days) if clear[k].all()]
 
 
 def false_alarms(models: Sequence[str], weights: Tuple[float, float],
@@ -62,4 +64,4 @@ def false_alarms(models: Sequence[str], weights: Tuple[float, float],
     return {"cloud": float(np.mean(cloud)), "shadow": float(np.mean(shadow))}
 
 
-__all__ = ["ClearScene", "load_clear_scenes", "false_alarms"]
+__all__ = ["ClearScene", "eolearn_series", "load_clear_scenes", "false_alarms"]

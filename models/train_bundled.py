@@ -70,9 +70,13 @@ SELECTION = ("the variant with the higher selection score: the mean of its held-
 def selection_score(lodo: Dict, alarms: Dict[str, float]) -> float:
     """Mean of the held-out BAs and the clear-scene specificities: a model must find cloud and shadow where
     they are and leave a clear scene clear."""
-    values = [g["balanced_accuracy"] for v in lodo.values() for g in v["scores"].values()
-              if g.get("balanced_accuracy") is not None and np.isfinite(g["balanced_accuracy"])]
-    return float(np.mean(values + [1.0 - alarms["cloud"], 1.0 - alarms["shadow"]]))
+    return float(np.mean(balanced_accuracies(lodo) + [1.0 - alarms["cloud"], 1.0 - alarms["shadow"]]))
+
+
+def balanced_accuracies(lodo: Dict) -> List[float]:
+    """Every finite held-out balanced accuracy of a LODO result (each set and class)."""
+    return [g["balanced_accuracy"] for v in lodo.values() for g in v["scores"].values()
+            if g.get("balanced_accuracy") is not None and np.isfinite(g["balanced_accuracy"])]
 
 
 def fine_tune_config(base: TrainConfig, exclude: Sequence[str], mean: List[float], std: List[float],
@@ -206,8 +210,7 @@ class BandSetTraining:
 
     @staticmethod
     def mean_ba(lodo: Dict) -> float:
-        values = [g["balanced_accuracy"] for v in lodo.values() for g in v["scores"].values()
-                  if g.get("balanced_accuracy") is not None and np.isfinite(g["balanced_accuracy"])]
+        values = balanced_accuracies(lodo)
         return float(np.mean(values)) if values else float("nan")
 
     def run(self) -> None:
