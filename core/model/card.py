@@ -151,12 +151,14 @@ def resolve_model_path(model: Optional[str]) -> Path:
 #: The kinds of model a card can describe, and what to give where the other kind was given.
 KINDS = {"mask": "a cloud-mask model (cloudfree_s2, cloudfree_bgrn, cloudfree_rgb or one trained with cloudfree train)",
          "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)",
-         "thin": "a thin-cloud removal model (one from models/train_reconstruction.py --task thin)"}
-_TASK_KINDS = {"reconstruction": "inpaint", "thin_cloud_removal": "thin"}
+         "thin": "a thin-cloud removal model (one from models/train_reconstruction.py --task thin)",
+         "multidate": "a multi-date fill model (cloudfree_multidate or one from models/train_multidate.py)"}
+_TASK_KINDS = {"reconstruction": "inpaint", "thin_cloud_removal": "thin", "multidate_fill": "multidate"}
 
 
 def card_kind(raw: Dict[str, Any]) -> str:
-    """The kind of a card from its task: 'inpaint' (reconstruction), 'thin' (thin-cloud removal), else 'mask'."""
+    """The kind of a card from its task: 'inpaint' (reconstruction), 'thin' (thin-cloud removal), 'multidate'
+    (learned multi-date fill), else 'mask'."""
     return _TASK_KINDS.get(str(raw.get("task")), "mask")
 
 

@@ -12,7 +12,7 @@ arrays.  Arrays: stack (dates, bands, H, W) reflectance, clear (dates, H, W).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -154,6 +154,28 @@ def contributing_dates(clear: np.ndarray, target: int, scene: Optional[SceneFits
     return count
 
 
+def corrected_donors(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int, radius: int = 7,
+                     scene: Optional[SceneFits] = None) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
+    """Each donor date mapped onto the target: (date index, its weight (H, W), its corrected bands (bands, H, W)).
+
+    The weight is 1 / (1 + day gap)^2 where the donor is clear and the target
+    is not, 0 elsewhere.  gapfill averages the donors with it; the learned
+    multi-date fill (core.reconstruction.multidate_input) also reads them one
+    by one.
+    """
+    d = _check(stack, clear, days, target)
+    image, ok = stack[target], clear[target]
+    for i in donors(clear, target, scene):
+        common = clear[i] & ok
+        w_i = np.where(clear[i] & ~ok, 1.0 / (1.0 + abs(d[i] - d[target])) ** 2, 0.0)
+        corrected = np.empty(image.shape, np.float64)
+        for b in range(image.shape[0]):
+            fit = None if scene is None else (scene.gains[i, b], scene.source_means[i, b], scene.target_means[i, b])
+            corrected[b] = local_correction(stack[i, b].astype(np.float64), image[b].astype(np.float64),
+                                            common, radius, fit)
+        yield i, w_i, corrected
+
+
 def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
             radius: int = 7, scene: Optional[SceneFits] = None) -> Tuple[np.ndarray, np.ndarray]:
     """The target date with its masked pixels filled; and a per-pixel source code (SOURCE_NAMES).
@@ -161,21 +183,15 @@ def gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target:
     Clear target pixels are returned unchanged, bit for bit.  With `scene`,
     the stack is a piece of a larger scene whose scene-wide fits are given.
     """
-    d = _check(stack, clear, days, target)
+    _check(stack, clear, days, target)
     image, ok = stack[target], clear[target]
     if scene is None and not ok.any():
         raise InputError("The target date has no clear pixel to fit the seasonal correction on; "
                          "choose another target date.")
-    bands = image.shape[0]
     total = np.zeros(image.shape, np.float64)
     weight = np.zeros(image.shape[1:], np.float64)
-    for i in donors(clear, target, scene):
-        common = clear[i] & ok
-        w_i = np.where(clear[i] & ~ok, 1.0 / (1.0 + abs(d[i] - d[target])) ** 2, 0.0)
-        for b in range(bands):
-            fit = None if scene is None else (scene.gains[i, b], scene.source_means[i, b], scene.target_means[i, b])
-            total[b] += w_i * local_correction(stack[i, b].astype(np.float64), image[b].astype(np.float64),
-                                               common, radius, fit)
+    for _, w_i, corrected in corrected_donors(stack, clear, days, target, radius, scene):
+        total += w_i * corrected
         weight += w_i
     if scene is None:
         filled = mean_fill(stack, clear, target)

@@ -1,0 +1,71 @@
+"""The learned multi-date fill at array level: gapfill's result corrected by a network, one band at a time.
+
+The network (models/train_multidate.py) sees gapfill's result and the
+evidence behind it (core.reconstruction.multidate_input) and adds a
+correction; clear target pixels are never touched, and pixels gapfill could
+not fill from any date keep gapfill's fallback (the network was not trained
+to invent them).  Patches are tiled and blended as the masks are
+(core.model.tiling.predict_blended), each normalised by its own clear pixels.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError, ModelCardError
+from ..model.card import ModelCard, load_card
+from ..model.runtime import OnnxSession
+from ..model.tiling import fit_patch_size, predict_blended
+from ..progress import Feedback
+from .gapfill import FROM_OTHER_DATES, gapfill
+from .multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
+
+DEFAULT_MULTIDATE_MODEL = "cloudfree_multidate"
+
+
+def load_multidate_card(model: Optional[str] = None) -> ModelCard:
+    """A multi-date fill model by bundled name or .onnx path (core.model.card.load_card, kind "multidate"),
+    refused when it was made for another version of the network input."""
+    card = load_card(model or DEFAULT_MULTIDATE_MODEL, kind="multidate")
+    if card.raw.get("input_version") != MULTIDATE_INPUT_VERSION:
+        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
+                             f"{card.raw.get('input_version')}, this engine feeds version {MULTIDATE_INPUT_VERSION}); "
+                             "retrain it with models/train_multidate.py.")
+    return card
+
+
+def learned_gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
+                    card: ModelCard, session: Optional[OnnxSession] = None, radius: int = 7,
+                    feedback: Optional[Feedback] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Like gapfill (same arguments and source codes), with the pixels filled from other dates corrected."""
+    feedback = feedback or Feedback()
+    feats, _ = multidate_features(stack, clear, days, target, radius)
+    _, source = gapfill(stack, clear, days, target, radius)
+    hole = ~clear[target]
+    filled_from_dates = source == FROM_OTHER_DATES
+    out = stack[target].copy()
+    out[:, hole] = feats[:, 0][:, hole]
+    if not filled_from_dates.any():
+        return out, source
+    bands, channels, h, w = feats.shape
+    if channels != len(CHANNELS):
+        raise InputError(f"Expected {len(CHANNELS)} input channels per band, got {channels}.")
+    _, scene_mean, scene_std = normalise_features(feats, hole)
+    session = session or OnnxSession(card.onnx_path)
+    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
+    overlap = min(card.overlap, patch // 2)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        results = []
+        for flat in batch:
+            feedback.check()
+            f = flat.reshape(bands, channels, patch, patch)
+            x, mean, std = normalise_features(f, f[0, 1] > 0.5, (scene_mean, scene_std))
+            results.append(session.run(x)[:, 0] * std + mean)
+        return np.stack(results)
+
+    pred = predict_blended(predict, feats.reshape(bands * channels, h, w), patch, overlap, batch=1,
+                           keep=lambda y, x: bool(filled_from_dates[y:y + patch, x:x + patch].any()))
+    out[:, filled_from_dates] = pred[:, filled_from_dates].astype(out.dtype)
+    return out, source

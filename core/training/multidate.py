@@ -1,0 +1,213 @@
+"""Training the learned multi-date fill: a U-Net that corrects the gain/offset gap-fill, one band at a time.
+
+Samples are cut from real time series: a target date's clear pixels are
+hidden under a real cloud shape, the other dates (a random subset of them,
+each with its own clear mask) fill them, and the loss is the MSE on the
+hidden pixels only, where the truth is known.  The network's input is
+core.reconstruction.multidate_input's: gapfill's result plus the evidence
+behind it; its output is added to gapfill's result, and its last layer
+starts at zero, so training starts from gapfill and keeps the weights that
+score best on validation samples.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..progress import Feedback
+from ..reconstruction.multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
+from .inpainting import MaskBank
+from .trainer import DEFAULT_ARCHITECTURE
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """One real stack: reflectance (dates, bands, H, W), clear (dates, H, W), day numbers, band names."""
+
+    name: str
+    reflectance: np.ndarray
+    clear: np.ndarray
+    days: Sequence[float]
+    bands: Sequence[str]
+
+
+@dataclass
+class MultidateConfig:
+    patch: int = 64
+    batch_size: int = 32
+    steps: int = 3000
+    learning_rate: float = 2e-3
+    seed: int = 0
+    samples: int = 6000            # pre-drawn training samples, one band each (up to two per crop)
+    validation_samples: int = 300
+    max_minutes: Optional[float] = None
+    architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_ARCHITECTURE)))
+
+
+def draw_sample(series: TimeSeries, masks: MaskBank, patch: int, rng: np.random.Generator,
+                bands_per_sample: int = 2) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(normalised features (k, CHANNELS, p, p), normalised truth (k, p, p), scored (p, p)) or None when the
+    draw has nothing to score (too little clear ground under the hole, or no date to fill from)."""
+    dates, _, h, w = series.reflectance.shape
+    y, x = int(rng.integers(0, h - patch + 1)), int(rng.integers(0, w - patch + 1))
+    clear = series.clear[:, y:y + patch, x:x + patch]
+    candidates = [t for t in range(dates) if clear[t].mean() > 0.6]
+    if not candidates:
+        return None
+    target = int(rng.choice(candidates))
+    others = [i for i in range(dates) if i != target and clear[i].any()]
+    keep = sorted([target] + list(rng.choice(others, size=int(rng.integers(1, len(others) + 1)), replace=False))
+                  if others else [target])
+    cube = series.reflectance[keep][:, :, y:y + patch, x:x + patch].astype(np.float64)
+    seen = clear[keep].copy()
+    t = keep.index(target)
+    cut = masks.draw(patch) & seen[t]
+    if cut.sum() < 30 or (seen[t] & ~cut).sum() < 64 or len(keep) < 2:
+        return None
+    seen[t] &= ~cut
+    feats, _ = multidate_features(cube, seen, [series.days[i] for i in keep], t)
+    pick = rng.choice(feats.shape[0], size=min(bands_per_sample, feats.shape[0]), replace=False)
+    normalised, mean, std = normalise_features(feats[pick], ~seen[t])
+    truth = (cube[t][pick] - mean) / std
+    return normalised, truth.astype(np.float32), cut
+
+
+def draw_pool(series: Sequence[TimeSeries], masks: MaskBank, config: MultidateConfig, count: int,
+              rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`count` samples drawn evenly from the stacks, flattened to one band each: (x, truth, scored)."""
+    xs: List[np.ndarray] = []
+    ys: List[np.ndarray] = []
+    ms: List[np.ndarray] = []
+    k = 0
+    while len(xs) < count:
+        drawn = draw_sample(series[k % len(series)], masks, config.patch, rng)
+        k += 1
+        if drawn is None:
+            continue
+        x, y, m = drawn
+        for b in range(x.shape[0]):
+            xs.append(x[b])
+            ys.append(y[b])
+            ms.append(m)
+    return np.stack(xs[:count]).astype(np.float16), np.stack(ys[:count]).astype(np.float16), np.stack(ms[:count])
+
+
+def build_fill_model(config: MultidateConfig):
+    """gapfill's result (channel 0) plus a zero-initialised U-Net correction."""
+    import segmentation_models_pytorch as smp
+    import torch
+    arch = config.architecture
+    net = smp.create_model(arch["arch"], encoder_name=arch["encoder"], encoder_weights=None,
+                           in_channels=len(CHANNELS), classes=1, **arch.get("kwargs", {}))
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.zeros_(last.weight)
+    assert last.bias is not None
+    torch.nn.init.zeros_(last.bias)
+
+    class Correction(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return x[:, :1] + self.net(x)
+
+    return Correction()
+
+
+def masked_mse(pred, truth, scored):
+    m = scored[:, None].float()
+    return (((pred - truth[:, None]) ** 2) * m).sum() / m.sum().clamp(min=1.0)
+
+
+def train_fill(config: MultidateConfig, train: Sequence[TimeSeries], val: Sequence[TimeSeries],
+               masks: Sequence[np.ndarray], workdir: Path, feedback: Optional[Feedback] = None):
+    """Train on `train`, keep the weights with the lowest masked MSE on samples of `val`; returns (model, stats)."""
+    import torch
+    if not train:
+        raise InputError("No time series to train the multi-date fill on.")
+    feedback = feedback or Feedback()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    started = time.monotonic()
+    x, y, m = draw_pool(train, MaskBank(masks, rng), config, config.samples, rng)
+    vx, vy, vm = (torch.from_numpy(a.astype(np.float32) if a.dtype == np.float16 else a)
+                  for a in draw_pool(val or train, MaskBank(masks, np.random.default_rng(7)), config,
+                                     config.validation_samples, np.random.default_rng(config.seed + 1)))
+    feedback.info(f"drew {len(x)} training and {len(vx)} validation samples in "
+                  f"{time.monotonic() - started:.0f} s")
+    model = build_fill_model(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        start_val = float(masked_mse(model.eval()(vx), vy, vm))   # = gapfill's own error
+    model.train()
+    best, history, start = start_val, [{"step": 0, "val_masked_mse": start_val}], time.monotonic()
+    torch.save(model.state_dict(), workdir / "best.pt")
+    for step in range(config.steps):
+        feedback.check()
+        pick = rng.integers(0, len(x), config.batch_size)
+        xb = torch.from_numpy(x[pick].astype(np.float32))
+        flip = rng.integers(4)       # the same patch seen rotated: no direction is special
+        xb = torch.rot90(xb, int(flip), (2, 3))
+        yb = torch.rot90(torch.from_numpy(y[pick].astype(np.float32)), int(flip), (1, 2))
+        mb = torch.rot90(torch.from_numpy(m[pick]), int(flip), (1, 2))
+        loss = masked_mse(model(xb), yb, mb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        feedback.set_progress(100.0 * (step + 1) / config.steps)
+        if (step + 1) % 100 == 0 or step + 1 == config.steps:
+            model.eval()
+            with torch.inference_mode():
+                v = float(masked_mse(model(vx), vy, vm))
+            model.train()
+            history.append({"step": step + 1, "train_loss": round(loss.item(), 5), "val_masked_mse": round(v, 5)})
+            feedback.info(f"step {step + 1}: train {loss.item():.4f}, validation {v:.4f} (gapfill {start_val:.4f})")
+            if v < best:
+                best = v
+                torch.save(model.state_dict(), workdir / "best.pt")
+            if config.max_minutes and (time.monotonic() - start) / 60 > config.max_minutes:
+                break
+    model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
+    return model.eval(), {"history": history, "best_val_masked_mse": best, "gapfill_val_masked_mse": start_val,
+                          "minutes": round((time.monotonic() - started) / 60, 1)}
+
+
+def export_fill(model, config: MultidateConfig, path: Path, card: Dict, bands: Sequence[str]) -> Path:
+    """ONNX (fp32) of a trained multi-date fill with its card; refused if ONNX Runtime disagrees with PyTorch."""
+    import onnxruntime as ort
+    import torch
+    from ..model.card import write_card
+    model = model.cpu().eval()
+    dummy = torch.zeros(1, len(CHANNELS), config.patch, config.patch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        torch.onnx.export(model, (dummy,), str(path), input_names=["features"], output_names=["reflectance"],
+                          dynamic_axes={"features": {0: "n", 2: "h", 3: "w"}, "reflectance": {0: "n", 2: "h", 3: "w"}},
+                          opset_version=17, dynamo=False)
+        sample = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (2, len(CHANNELS), 64, 64)).astype(np.float32))
+        expected = model(sample).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    diff = float(np.abs(session.run(None, {"features": sample.numpy()})[0] - expected).max())
+    if diff > 1e-3:
+        path.unlink()
+        raise InputError(f"The ONNX export of {path.name} differs from PyTorch by {diff:.2e}; not written.")
+    fields = dict(card)
+    fields.update({"task": "multidate_fill", "input_version": MULTIDATE_INPUT_VERSION, "bands": list(bands),
+                   "per_band": True, "channels": list(CHANNELS), "resolution_m": 10,
+                   "normalisation": {"mode": "per patch and band: mean and std (+0.01) of the target's clear pixels"},
+                   "patch_size": config.patch, "overlap": config.patch // 4, "input_multiple": 16,
+                   "onnx_parity_max_abs_diff": diff,
+                   "input": "one band at a time: core.reconstruction.multidate_input.CHANNELS",
+                   "output": "normalised reflectance of that band: gapfill's result plus a learned correction"})
+    write_card(path, fields)
+    return path

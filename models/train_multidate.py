@@ -1,0 +1,117 @@
+"""Train the learned multi-date fill, one leave-one-stack-out fold at a time, and ship the eo-learn fold.
+
+    .venv/bin/python -m cloudfree.models.train_multidate --fold eolearn --minutes 40
+    .venv/bin/python -m cloudfree.models.train_multidate --fold worldcereal --minutes 40
+    .venv/bin/python -m cloudfree.models.train_multidate --ship      # both folds done: card and models/
+
+Each fold trains on the other real time series (models/multidate_stacks.py)
+and is scored on its own, held out, by the benchmark's protocol against the
+gain/offset gap-fill it corrects:
+  eolearn      trained on WorldCereal and Layton (rows 0-559)
+  worldcereal  trained on eo-learn and Layton (rows 0-559)
+Both pick their best step on Layton's rows 560-688 (a part of a training
+place, not of the scored one).  The eo-learn fold is the one shipped
+(cloudfree_multidate), so the eo-learn figures in its card and in
+`make bench-reconstruction` are on a place it never saw; the WorldCereal
+figures come from the other fold.  Holes in training are Layton's Sen2Cor
+cloud and shadow shapes and fractal ones; the scores use eo-learn's
+s2cloudless shapes, which no fold trains on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+
+from cloudfree.core.model.card import MODELS_DIR
+from cloudfree.core.progress import Feedback
+from cloudfree.core.reconstruction.gapfill import gapfill
+from cloudfree.core.training.multidate import MultidateConfig, TimeSeries, export_fill, train_fill
+from cloudfree.models.multidate_stacks import (benchmark_masks, eolearn_stack, layton_cloud_shapes, layton_stack,
+                                               score_methods, worldcereal_stack)
+
+LOADERS = {"eolearn": eolearn_stack, "worldcereal": worldcereal_stack}
+TRAIN_ROWS, VALIDATION_ROWS = slice(0, 560), slice(560, None)
+NAME = "cloudfree_multidate"
+
+
+def series(name: str, stack) -> TimeSeries:
+    reflectance, clear, days, _, bands = stack
+    return TimeSeries(name, reflectance.astype(np.float32), clear, days, bands)
+
+
+def score_fold(fold: str, onnx_path: Path, masks) -> Dict:
+    """The held-out stack filled by gapfill and by the fold's network, the benchmark's protocol."""
+    from cloudfree.core.reconstruction.learned_fill import learned_gapfill, load_multidate_card
+    card = load_multidate_card(str(onnx_path))
+    return score_methods(LOADERS[fold](), masks, {
+        "gapfill": lambda s, c, d, t, b: gapfill(s, c, d, t)[0],
+        "learned_fill": lambda s, c, d, t, b: learned_gapfill(s, c, d, t, card)[0]})
+
+
+def train_fold(fold: str, config: MultidateConfig, workdir: Path) -> Dict:
+    other = next(name for name in LOADERS if name != fold)
+    train = [series(other, LOADERS[other]()), series("layton", layton_stack(TRAIN_ROWS))]
+    val = [series("layton_validation", layton_stack(VALIDATION_ROWS))]
+    model, stats = train_fill(config, train, val, layton_cloud_shapes(), workdir / fold, Feedback())
+    bands = sorted({b for s in train for b in s.bands}, key=lambda b: (len(b), b))
+    onnx_path = export_fill(model, config, workdir / fold / f"{NAME}.onnx", {
+        "name": NAME, "kind": "U-Net correction of the gain/offset gap-fill (segmentation-models-pytorch), trained by "
+                              "CloudFree",
+        "architecture": config.architecture, "loss": "MSE on the hidden pixels (normalised per patch and band)",
+        "training": {"steps_planned": config.steps, "batch_size": config.batch_size, "patch": config.patch,
+                     "samples": config.samples, "learning_rate": config.learning_rate, "seed": config.seed,
+                     "history": stats["history"], "minutes": stats["minutes"],
+                     "hardware": f"CPU ({platform.processor() or platform.machine()}), one thread"},
+        "training_data": [s.name for s in train], "validation": "Layton rows 560-688",
+        "held_out": fold, "licence": "MIT (this repository); data licences as in models/README.md"}, bands)
+    result = {"fold": fold, "trained_on": [s.name for s in train], "validation": stats,
+              "held_out_scores": score_fold(fold, onnx_path, benchmark_masks(6))}
+    (workdir / fold / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def ship(workdir: Path, output: Path) -> None:
+    """Copy the eo-learn fold to `output` with both folds' held-out figures in its card."""
+    from cloudfree.core.model.card import write_card
+    folds = {f: json.loads((workdir / f / "comparison.json").read_text()) for f in LOADERS}
+    source = workdir / "eolearn" / f"{NAME}.onnx"
+    card = json.loads(source.with_suffix(".json").read_text())
+    card["metrics"] = {f"held-out {f} (fold trained on {', '.join(r['trained_on'])}), hidden pixels only":
+                       r["held_out_scores"]["scores"] for f, r in folds.items()}
+    card["protocol"] = ("leave one stack out: each figure comes from a fold that never saw that stack; the shipped "
+                        "network is the eo-learn fold")
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / f"{NAME}.onnx"
+    shutil.copyfile(source, target)
+    write_card(target, {k: v for k, v in card.items() if k != "sha256"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fold", choices=sorted(LOADERS))
+    parser.add_argument("--ship", action="store_true", help="copy the eo-learn fold, with both folds' figures, to "
+                                                            "--output")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--samples", type=int, default=6000)
+    parser.add_argument("--workdir", type=Path, default=Path("out/multidate"))
+    parser.add_argument("--output", type=Path, default=MODELS_DIR)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.fold:
+        config = MultidateConfig(steps=args.steps, max_minutes=args.minutes, samples=args.samples)
+        result = train_fold(args.fold, config, args.workdir)
+        print(json.dumps(result["held_out_scores"]["scores"], indent=2))
+    if args.ship:
+        ship(args.workdir, args.output)
+
+
+if __name__ == "__main__":
+    main()
