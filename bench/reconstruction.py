@@ -6,10 +6,13 @@ Every clear target date of two real stacks gets real cloud masks from the
 cloudy dates of eo-learn's s2cloudless record (partial covers of 15-75 %),
 so the truth under the "cloud" is known. Each method fills it from the
 other dates, and the scores (core/evaluation/recon_metrics.py) are computed on the filled
-pixels only:
+pixels only (models/multidate_stacks.py: the stacks and this protocol):
   eolearn     5 dates of L1C, 13 bands at 10 m (3 clear: 2015-07-11, 08-30, 09-09)
   worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
-Methods: gapfill (local seasonal correction, time-weighted), linear
+Methods: the learned multi-date fill (cloudfree_multidate: gapfill corrected
+by a network; scored on eo-learn, the stack its training held out; its
+WorldCereal figure is its other fold's, in its card), gapfill (local
+seasonal correction, time-weighted), linear
 interpolation in time, nearest clear date, mean fill, and two that use the
 target date alone: normalised-convolution interpolation from the clear
 neighbours, and the single-image U-Net (cloudfree_inpaint_s2, which starts
@@ -30,51 +33,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
-import rasterio
 
 from cloudfree.core.reconstruction.gapfill import gapfill, linear_in_time, mean_fill, nearest_date
 from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
 from cloudfree.core.reconstruction.inpainter import fill_holes, load_inpaint_card, load_thin_card
+from cloudfree.core.reconstruction.learned_fill import learned_gapfill, load_multidate_card
 from cloudfree.core.reconstruction.thin_cloud import remove_veil
 from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 from cloudfree.core.training.synthetic import THIN_ALPHA, TRAIN_BANDS, thin_opacity, thin_veil
-from cloudfree.models.clear_scenes import L1C_BANDS, eolearn_series
+from cloudfree.models.multidate_stacks import Method, benchmark_masks, eolearn_stack, score_methods, worldcereal_stack
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-EO = DATA / "s2_l1c_timeseries_eolearn"
-WC = DATA / "s2_l2a_monthly_worldcereal" / "worldcereal_preprocessed_inputs.nc"
-WC_BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
-
-
-def real_masks(limit: int) -> List[np.ndarray]:
-    """Cloud masks of partly cloudy eo-learn dates (s2cloudless), 15-75 % cover."""
-    clm = np.load(EO / "CLM_S2C.npy")[..., 0]
-    covers = clm.reshape(len(clm), -1).mean(axis=1)
-    return [clm[i] for i in np.flatnonzero((covers > 0.15) & (covers < 0.75))[:limit]]
-
-
-def eolearn_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:
-    reflectance, dates, clear = eolearn_series()
-    targets = [k for k in range(len(dates)) if clear[k].all()]  # the three clear dates
-    return reflectance.astype(np.float64), clear, [float(d.toordinal()) for d in dates], targets, L1C_BANDS
-
-
-def worldcereal_stack() -> Tuple[np.ndarray, np.ndarray, List[float], List[int], List[str]]:
-    bands, days = [], []
-    for b in WC_BANDS:
-        with rasterio.open(f"NETCDF:{WC}:S2-L2A-{b}") as ds:
-            bands.append(ds.read().astype(np.int64) & 0xFFFF)  # unsigned 16-bit stored as int16
-            days = [float((date(1990, 1, 1) + timedelta(days=int(ds.tags(i + 1)["NETCDF_DIM_t"]))).toordinal())
-                    for i in range(ds.count)]
-    cube = np.stack(bands, axis=1)                          # (months, bands, H, W)
-    valid = np.all((cube > 0) & (cube < 65535), axis=1)
-    keep = [t for t in range(len(cube)) if valid[t].mean() > 0.99]
-    return cube[keep] / 1e4, valid[keep], [days[t] for t in keep], list(range(len(keep))), WC_BANDS
 
 
 def unet_single_image(stack, clear, days, target, bands):
@@ -82,37 +55,31 @@ def unet_single_image(stack, clear, days, target, bands):
     return fill_holes(stack[target].astype(np.float32), bands, hole, load_inpaint_card()).astype(np.float64)
 
 
-METHODS = {
-    "gapfill": lambda s, c, d, t: gapfill(s, c, d, t)[0],
-    "linear_in_time": linear_in_time,
-    "nearest_date": nearest_date,
-    "mean_fill": lambda s, c, d, t: mean_fill(s, c, t),
-    "interpolation_single_image": lambda s, c, d, t: interpolate_holes(s[t][None], ~c[t][None])[0],
-    "unet_single_image": None,  # needs the band names: see run()
+def learned_fill(stack, clear, days, target, bands):
+    return learned_gapfill(stack, clear, days, target, load_multidate_card())[0]
+
+
+METHODS: Dict[str, Method] = {
+    "learned_fill": learned_fill,
+    "gapfill": lambda s, c, d, t, b: gapfill(s, c, d, t)[0],
+    "linear_in_time": lambda s, c, d, t, b: linear_in_time(s, c, d, t),
+    "nearest_date": lambda s, c, d, t, b: nearest_date(s, c, d, t),
+    "mean_fill": lambda s, c, d, t, b: mean_fill(s, c, t),
+    "interpolation_single_image": lambda s, c, d, t, b: interpolate_holes(s[t][None], ~c[t][None])[0],
+    "unet_single_image": unet_single_image,
 }
 
 
 def run(name: str, loader, masks: List[np.ndarray]) -> Dict:
-    stack, clear, days, targets, bands = loader()
-    h, w = stack.shape[2:]
-    pooled: Dict[str, List[Dict[str, float]]] = {m: [] for m in METHODS}
-    for t in targets:
-        for mask in masks:
-            cloud = mask[:h, :w] & clear[t]
-            masked_clear = clear.copy()
-            masked_clear[t] &= ~cloud
-            for method, fn in METHODS.items():
-                if fn is None:
-                    if not set(load_inpaint_card().bands) <= set(bands):
-                        pooled.pop(method, None)
-                        continue
-                    est = unet_single_image(stack, masked_clear, days, t, bands)
-                else:
-                    est = fn(stack, masked_clear, days, t)
-                pooled[method].append(reconstruction_scores(est, stack[t], cloud, bands)["overall"])
-    table = {m: {k: float(np.mean([r[k] for r in rows])) for k in ("mae", "rmse", "psnr", "ssim", "sam_deg")}
-             for m, rows in pooled.items()}
-    return {"targets": len(targets), "masks": len(masks), "bands": bands, "dates": len(days), "scores": table}
+    """Every method on one stack; the learned fill only where it was held out (its fold for WorldCereal is in its
+    card), the single-image U-Net only where the stack has its bands."""
+    stack = loader()
+    methods = dict(METHODS)
+    if name != load_multidate_card().raw.get("held_out"):
+        methods.pop("learned_fill")
+    if not set(load_inpaint_card().bands) <= set(stack[4]):
+        methods.pop("unet_single_image")
+    return score_methods(stack, masks, methods)
 
 
 def thin_cloud(masks: List[np.ndarray], thin_model: Optional[str] = None, seed: int = 5) -> Dict:
@@ -200,7 +167,7 @@ def main() -> int:
     parser.add_argument("--thin-model", help="a trained thin-cloud remover (.onnx, models/train_reconstruction.py "
                                              "--task thin) to score beside the veil model")
     args = parser.parse_args()
-    masks = real_masks(args.masks)
+    masks = benchmark_masks(args.masks)
     results = {"eolearn": run("eolearn", eolearn_stack, masks),
                "worldcereal": run("worldcereal", worldcereal_stack, masks),
                "eolearn_thin_cloud": thin_cloud(masks, args.thin_model)}

@@ -101,12 +101,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--samples", type=int, default=6000)
+    parser.add_argument("--head", choices=("blend", "residual"), default="blend",
+                        help="blend: per-pixel weights of the evidence (default); residual: a free correction")
     parser.add_argument("--workdir", type=Path, default=Path("out/multidate"))
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.fold:
-        config = MultidateConfig(steps=args.steps, max_minutes=args.minutes, samples=args.samples)
+        config = MultidateConfig(steps=args.steps, max_minutes=args.minutes, samples=args.samples, head=args.head)
         result = train_fold(args.fold, config, args.workdir)
         print(json.dumps(result["held_out_scores"]["scores"], indent=2))
     if args.ship:

@@ -47,6 +47,10 @@ from .gapfill import (FALLBACK, FROM_OTHER_DATES, NO_DATA, ORIGINAL, SOURCE_NAME
                       gapfill)
 from ..io.outputs import OutputSet
 from ..progress import Feedback, SubFeedback
+from .learned_fill import learned_gapfill, load_multidate_card
+from .multidate_input import CHANNELS
+from ..model.card import ModelCard
+from ..model.runtime import OnnxSession
 from .strip_fill import fill_in_strips
 from .styles import source_style, true_colour_style, write_style
 from .timeseries import TimeSeries, attach_masks, check_inputs, check_series_outputs, open_series
@@ -55,6 +59,7 @@ SOURCE_DESCRIPTION = ("CloudFree gap-fill source: 0 original, 1 filled from othe
                       "255 no data")
 DATES_DESCRIPTION = "dates that filled the pixel (0: clear, or none could), 255 no data"
 MAX_GAIN = 3.0
+GAPFILL_METHODS = ("gain_offset", "learned")
 
 
 @dataclass(frozen=True)
@@ -111,13 +116,32 @@ class SceneStats:
         return SceneFits(self.n >= 2, gain, ms, mt, self.target_sum / max(self.target_n, 1))
 
 
+@dataclass(frozen=True)
+class LearnedFill:
+    """The learned multi-date fill's model and session, opened once per run (core.reconstruction.learned_fill)."""
+
+    card: ModelCard
+    session: OnnxSession
+
+    @property
+    def halo(self) -> int:
+        """Rows of context the network needs beyond gapfill's own halo."""
+        return self.card.patch_size // 2
+
+
 def fill_strip(data: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int, radius: int,
-               scene: Optional[SceneFits]) -> tuple:
+               scene: Optional[SceneFits], learned: Optional[LearnedFill] = None,
+               feedback: Optional[Feedback] = None) -> tuple:
     """Filled reflectance (bands, h, w) and source codes of one strip (halo rows included).
 
     gapfill runs band by band: its bands are independent, and one at a time
-    keeps its float64 temporaries to one band.
+    keeps its float64 temporaries to one band.  The learned fill sees all
+    bands of the strip at once (its features: core.reconstruction.multidate_input).
     """
+    if learned is not None:
+        out, source = learned_gapfill(data, clear, days, target, learned.card, learned.session, radius, scene,
+                                      feedback)
+        return out.astype(np.float32), source
     filled = np.empty(data.shape[1:], np.float32)
     source = None
     for b in range(data.shape[1]):
@@ -133,8 +157,8 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
                     source_output: Optional[Union[str, Path]] = None,
                     band_preset: Optional[str] = None, band_mapping: Optional[str] = None,
                     resolution_m: Optional[int] = None, buffer_px: int = 0, model: Optional[str] = None,
-                    radius: int = 7, max_memory_mb: float = 1024.0,
-                    feedback: Optional[Feedback] = None) -> GapfillResult:
+                    radius: int = 7, max_memory_mb: float = 1024.0, method: str = "gain_offset",
+                    multidate_model: Optional[str] = None, feedback: Optional[Feedback] = None) -> GapfillResult:
     """Fill the clouds and shadows of the `target` date from the other dates; write it and its source raster.
 
     `target`: 0-based index into `inputs`, or the target's date (YYYY-MM-DD).
@@ -145,13 +169,22 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
     `source_output`: default `<output stem>_source.tif` beside `output`.
     Plain rasters are read at their native grid unless `resolution_m` is
     given; products at `resolution_m` (default 20 m).  `buffer_px` grows
-    clouds and shadows of every mask.  Writes nothing unless all succeeds.
+    clouds and shadows of every mask.  `method`: "gain_offset" (the local
+    gain/offset fit, time-weighted) or "learned" (that fill corrected by the
+    multi-date network, `multidate_model` or the bundled cloudfree_multidate).
+    Writes nothing unless all succeeds.
     """
     feedback = feedback or Feedback()
     started = time.perf_counter()
     output, source_output = check_series_outputs(output, source_output, list(inputs) + list(masks or []), "reconstruction")
     if radius < 1:
         raise InputError("The fitting radius must be at least 1 pixel.")
+    if method not in GAPFILL_METHODS:
+        raise InputError(f"Unknown gap-fill method {method!r}; choose one of {', '.join(GAPFILL_METHODS)}.")
+    learned = None
+    if method == "learned":
+        card = load_multidate_card(multidate_model)
+        learned = LearnedFill(card, OnnxSession(card.onnx_path))
     check_inputs(inputs)
     t = resolve_target(target, input_dates(inputs, dates))
     with open_series(inputs, t, dates, band_preset, band_mapping, resolution_m) as series, \
@@ -159,9 +192,12 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
         attach_masks(series, masks, Path(tmp), buffer_px, model, band_preset, band_mapping, feedback, (0.0, 40.0))
         codec = DnCodec.of(series.sources[t])
         feedback.info(f"Gap-filling {series.paths[t].name} ({series.dates[t]}) from {len(inputs) - 1} other "
-                      f"date(s); bands {' '.join(series.bands)}; grid {series.grid.width} x {series.grid.height} px.")
-        halo = radius + 1
+                      f"date(s); bands {' '.join(series.bands)}; grid {series.grid.width} x {series.grid.height} px; "
+                      + (f"gain/offset fill corrected by {learned.card.name}." if learned else "gain/offset fill."))
+        halo = radius + 1 + (learned.halo if learned else 0)
         bpp = len(inputs) * len(series.bands) * 4 + 3 * len(inputs) + 8 * len(series.bands) + 400
+        if learned:   # every donor's corrected bands (float64) and the network's features (float32)
+            bpp += len(inputs) * len(series.bands) * 8 + len(series.bands) * len(CHANNELS) * 8
         rows = series.strip_rows(bpp, max_memory_mb, halo)
         strips = list(series.grid.strips_with_halo(rows, halo))
         scene = _scene_stats(series, t, strips, feedback).fits() if len(strips) > 1 else None
@@ -177,7 +213,7 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
                 data, valid, clear = series.read(read_win)
                 if scene is None and not clear[t].any():
                     _no_clear_target(series, t)
-                filled, source = fill_strip(data, clear, series.days, t, radius, scene)
+                filled, source = fill_strip(data, clear, series.days, t, radius, scene, learned, feedback)
                 rows_ = slice(off, off + int(out_win.height))
                 raw = series.sources[t].read_raw(out_win)
                 keep = clear[t][rows_] | ~valid[t][rows_]

@@ -18,7 +18,7 @@ from ..model.card import ModelCard, load_card
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
 from ..progress import Feedback
-from .gapfill import FROM_OTHER_DATES, gapfill
+from .gapfill import FROM_OTHER_DATES, SceneFits
 from .multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
 
 DEFAULT_MULTIDATE_MODEL = "cloudfree_multidate"
@@ -37,15 +37,13 @@ def load_multidate_card(model: Optional[str] = None) -> ModelCard:
 
 def learned_gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
                     card: ModelCard, session: Optional[OnnxSession] = None, radius: int = 7,
-                    feedback: Optional[Feedback] = None) -> Tuple[np.ndarray, np.ndarray]:
+                    scene: Optional[SceneFits] = None, feedback: Optional[Feedback] = None
+                    ) -> Tuple[np.ndarray, np.ndarray]:
     """Like gapfill (same arguments and source codes), with the pixels filled from other dates corrected."""
     feedback = feedback or Feedback()
-    feats, _ = multidate_features(stack, clear, days, target, radius)
-    _, source = gapfill(stack, clear, days, target, radius)
+    feats, out, source = multidate_features(stack, clear, days, target, radius, scene)
     hole = ~clear[target]
     filled_from_dates = source == FROM_OTHER_DATES
-    out = stack[target].copy()
-    out[:, hole] = feats[:, 0][:, hole]
     if not filled_from_dates.any():
         return out, source
     bands, channels, h, w = feats.shape

@@ -15,11 +15,11 @@ and a per-band network can learn from all of them.  Shared by inference
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .gapfill import corrected_donors, gapfill
+from .gapfill import SceneFits, corrected_donors, gapfill
 from .inpaint_input import interpolate_holes
 
 MULTIDATE_INPUT_VERSION = 1
@@ -31,14 +31,16 @@ DATES_SCALE = 4.0
 
 
 def multidate_features(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,
-                       radius: int = 7) -> Tuple[np.ndarray, np.ndarray]:
-    """(features (bands, CHANNELS, H, W) float32 in reflectance, gapfill's result (bands, H, W)).
+                       radius: int = 7, scene: Optional[SceneFits] = None
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features (bands, CHANNELS, H, W) float32 in reflectance, gapfill's result (bands, H, W), its source codes).
 
     The reflectance channels are left unnormalised: the caller normalises
     each patch by its own clear pixels (normalise_features), as the
-    single-image network does.
+    single-image network does.  `scene`: as for gapfill, when the stack is a
+    strip of a larger scene.
     """
-    base, _ = gapfill(stack, clear, days, target, radius)
+    base, source = gapfill(stack, clear, days, target, radius, scene)
     image, hole = stack[target].astype(np.float64), ~clear[target]
     bands, h, w = image.shape
     feats = np.zeros((bands, len(CHANNELS), h, w), np.float32)
@@ -47,7 +49,7 @@ def multidate_features(stack: np.ndarray, clear: np.ndarray, days: Sequence[floa
     feats[:, 2] = interpolate_holes(image[None], hole[None])[0]
     gap_of = {i: abs(float(days[i]) - float(days[target])) for i in range(len(days))}
     found = np.zeros((2, h, w), bool)
-    ordered = sorted(corrected_donors(stack, clear, days, target, radius), key=lambda item: gap_of[item[0]])
+    ordered = sorted(corrected_donors(stack, clear, days, target, radius, scene), key=lambda item: gap_of[item[0]])
     for i, _, corrected in ordered:
         seen = clear[i] & hole
         first, second = seen & ~found[0], seen & found[0] & ~found[1]
@@ -60,7 +62,7 @@ def multidate_features(stack: np.ndarray, clear: np.ndarray, days: Sequence[floa
         feats[:, 9] += seen / DATES_SCALE
     for value_c, seen_c in ((3, 4), (6, 7)):   # no such date: the gap-fill stands in
         feats[:, value_c] = np.where(feats[:, seen_c] > 0, feats[:, value_c], feats[:, 0])
-    return feats, base
+    return feats, base, source
 
 
 def normalise_features(feats: np.ndarray, hole: np.ndarray, fallback: Tuple[np.ndarray, np.ndarray] | None = None

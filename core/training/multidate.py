@@ -25,6 +25,9 @@ from ..reconstruction.multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, 
 from .inpainting import MaskBank
 from .trainer import DEFAULT_ARCHITECTURE
 
+BLEND_CANDIDATES = tuple(CHANNELS.index(c) for c in ("gapfill", "interpolation", "nearest", "second"))
+BLEND_PRIOR = 5.0   # logit of gapfill over the others at the start: weight e^5 / (e^5 + 3) = 0.98
+
 
 @dataclass(frozen=True)
 class TimeSeries:
@@ -47,6 +50,7 @@ class MultidateConfig:
     samples: int = 6000            # pre-drawn training samples, one band each (up to two per crop)
     validation_samples: int = 300
     max_minutes: Optional[float] = None
+    head: str = "blend"            # "blend": weights of the evidence (BLEND_CANDIDATES); "residual": a free correction
     architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_ARCHITECTURE)))
 
 
@@ -71,7 +75,7 @@ def draw_sample(series: TimeSeries, masks: MaskBank, patch: int, rng: np.random.
     if cut.sum() < 30 or (seen[t] & ~cut).sum() < 64 or len(keep) < 2:
         return None
     seen[t] &= ~cut
-    feats, _ = multidate_features(cube, seen, [series.days[i] for i in keep], t)
+    feats, _, _ = multidate_features(cube, seen, [series.days[i] for i in keep], t)
     pick = rng.choice(feats.shape[0], size=min(bands_per_sample, feats.shape[0]), replace=False)
     normalised, mean, std = normalise_features(feats[pick], ~seen[t])
     truth = (cube[t][pick] - mean) / std
@@ -99,24 +103,36 @@ def draw_pool(series: Sequence[TimeSeries], masks: MaskBank, config: MultidateCo
 
 
 def build_fill_model(config: MultidateConfig):
-    """gapfill's result (channel 0) plus a zero-initialised U-Net correction."""
+    """The network on top of gapfill's result (channel 0), its last layer zero-initialised.
+
+    "residual": gapfill's result plus a free correction.  "blend": a per-pixel
+    weighted mean of the evidence (gapfill, the interpolation, the nearest and
+    second-nearest dates), weights by softmax, starting at gapfill's weight
+    0.99; it can only choose among values some evidence holds, never paint.
+    """
     import segmentation_models_pytorch as smp
     import torch
     arch = config.architecture
+    outputs = len(BLEND_CANDIDATES) if config.head == "blend" else 1
     net = smp.create_model(arch["arch"], encoder_name=arch["encoder"], encoder_weights=None,
-                           in_channels=len(CHANNELS), classes=1, **arch.get("kwargs", {}))
+                           in_channels=len(CHANNELS), classes=outputs, **arch.get("kwargs", {}))
     last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     torch.nn.init.zeros_(last.weight)
     assert last.bias is not None
     torch.nn.init.zeros_(last.bias)
+    prior = torch.tensor([BLEND_PRIOR] + [0.0] * (len(BLEND_CANDIDATES) - 1)).view(1, -1, 1, 1)
 
     class Correction(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.net = net
+            self.register_buffer("prior", prior)
 
         def forward(self, x):
-            return x[:, :1] + self.net(x)
+            if outputs == 1:
+                return x[:, :1] + self.net(x)
+            weights = torch.softmax(self.net(x) + self.prior, dim=1)
+            return (weights * x[:, list(BLEND_CANDIDATES)]).sum(dim=1, keepdim=True)
 
     return Correction()
 
@@ -146,11 +162,8 @@ def train_fill(config: MultidateConfig, train: Sequence[TimeSeries], val: Sequen
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
     workdir.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        start_val = float(masked_mse(model.eval()(vx), vy, vm))   # = gapfill's own error
-    model.train()
-    best, history, start = start_val, [{"step": 0, "val_masked_mse": start_val}], time.monotonic()
-    torch.save(model.state_dict(), workdir / "best.pt")
+    start_val = float(masked_mse(vx[:, :1], vy, vm))   # gapfill's own error
+    best, history, start = float("inf"), [{"step": 0, "val_masked_mse": start_val}], time.monotonic()
     for step in range(config.steps):
         feedback.check()
         pick = rng.integers(0, len(x), config.batch_size)
@@ -179,7 +192,7 @@ def train_fill(config: MultidateConfig, train: Sequence[TimeSeries], val: Sequen
                 break
     model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
     return model.eval(), {"history": history, "best_val_masked_mse": best, "gapfill_val_masked_mse": start_val,
-                          "minutes": round((time.monotonic() - started) / 60, 1)}
+                          "minutes": round((time.monotonic() - started) / 60, 1), "head": config.head}
 
 
 def export_fill(model, config: MultidateConfig, path: Path, card: Dict, bands: Sequence[str]) -> Path:
@@ -208,6 +221,10 @@ def export_fill(model, config: MultidateConfig, path: Path, card: Dict, bands: S
                    "patch_size": config.patch, "overlap": config.patch // 4, "input_multiple": 16,
                    "onnx_parity_max_abs_diff": diff,
                    "input": "one band at a time: core.reconstruction.multidate_input.CHANNELS",
-                   "output": "normalised reflectance of that band: gapfill's result plus a learned correction"})
+                   "head": config.head,
+                   "output": "normalised reflectance of that band: " + (
+                       "a per-pixel weighted mean of gapfill's result, the interpolation and the nearest and "
+                       "second-nearest dates (weights by the network)" if config.head == "blend" else
+                       "gapfill's result plus a learned correction")})
     write_card(path, fields)
     return path
