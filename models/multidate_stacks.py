@@ -6,6 +6,10 @@
     layton       6 L2A dates 2020-06-15 .. 07-22 (B02 B03 B04 B08, ~30 m), Alberta; clear = Sen2Cor's SCL
                  says vegetation, bare, water, dark or unclassified and the hand-painted shadow is absent,
                  grown by 2 px; RGB from an 8-bit display image (saturates near 0.4, clouds only)
+    wright       30 dates of DEA Sentinel-2 ARD (10 bands, 10 m, 100 x 100 px), arid Australia; the dates are
+                 unknown and taken as 10 days apart (Sentinel-2A's revisit, in order); clear = cloudfree_s2
+                 calls the pixel clear, grown by 2 px, on dates not ten times darker than the rest (one is);
+                 training only
 
 Scoring (score_methods): every clear target date gets real cloud shapes
 (eo-learn's s2cloudless masks of its partly cloudy dates, 15-75 % cover), so
@@ -29,6 +33,8 @@ DATA = Path(os.environ.get("CLOUDFREE_SHARED_DATA", Path(__file__).resolve().par
 EO = DATA / "s2_l1c_timeseries_eolearn"
 WC = DATA / "s2_l2a_monthly_worldcereal" / "worldcereal_preprocessed_inputs.nc"
 LAYTON = DATA / "s2_l2a_shadow_layton"
+WRIGHT = DATA / "s2_timeseries_wright" / "wright_stack_and_clear.npz"
+WRIGHT_ASSUMED_DAYS = 10.0
 WC_BANDS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B11", "B12"]
 LAYTON_BANDS = ["B02", "B03", "B04", "B08"]
 SCL_CLEAR = (2, 4, 5, 6, 7)   # dark, vegetation, bare, water, unclassified
@@ -84,6 +90,19 @@ def layton_stack(rows: Optional[slice] = None) -> Stack:
         stack, clear = stack[:, :, rows], clear[:, rows]
     targets = [t for t in range(len(days)) if clear[t].mean() > 0.5]
     return stack, clear, days, targets, LAYTON_BANDS
+
+
+def wright_stack() -> Stack:
+    from cloudfree.core.masking.arrays import mask_array
+    npz = np.load(WRIGHT)
+    stack = npz["stack_yxbt"].transpose(3, 2, 0, 1).astype(np.float64) / 1e4   # (dates, bands, H, W)
+    bands = [str(b) for b in npz["band_names"]]
+    clear = np.stack([box_mean((mask_array(date_.astype(np.float32), bands, pixel_m=10.0).classes != 0)
+                               .astype(np.float64), 2) == 0 for date_ in stack])
+    level = np.median(stack, axis=(1, 2, 3))
+    clear &= (level > level.mean() / 3)[:, None, None]   # one date reads a tenth of the others in every band
+    days = [WRIGHT_ASSUMED_DAYS * i for i in range(len(stack))]
+    return stack, clear, days, [t for t in range(len(days)) if clear[t].mean() > 0.5], bands
 
 
 def layton_cloud_shapes() -> List[np.ndarray]:

@@ -7,8 +7,8 @@
 Each fold trains on the other real time series (models/multidate_stacks.py)
 and is scored on its own, held out, by the benchmark's protocol against the
 gain/offset gap-fill it corrects:
-  eolearn      trained on WorldCereal and Layton (rows 0-559)
-  worldcereal  trained on eo-learn and Layton (rows 0-559)
+  eolearn      trained on WorldCereal, Layton (rows 0-559) and Wright
+  worldcereal  trained on eo-learn, Layton (rows 0-559) and Wright
 Both pick their best step on Layton's rows 560-688 (a part of a training
 place, not of the scored one).  The eo-learn fold is the one shipped
 (cloudfree_multidate), so the eo-learn figures in its card and in
@@ -34,11 +34,16 @@ from cloudfree.core.progress import Feedback
 from cloudfree.core.reconstruction.gapfill import gapfill
 from cloudfree.core.training.multidate import MultidateConfig, TimeSeries, export_fill, train_fill
 from cloudfree.models.multidate_stacks import (benchmark_masks, eolearn_stack, layton_cloud_shapes, layton_stack,
-                                               score_methods, worldcereal_stack)
+                                               score_methods, worldcereal_stack, wright_stack)
 
 LOADERS = {"eolearn": eolearn_stack, "worldcereal": worldcereal_stack}
 TRAIN_ROWS, VALIDATION_ROWS = slice(0, 560), slice(560, None)
 NAME = "cloudfree_multidate"
+
+
+def architecture(network: str) -> dict:
+    from cloudfree.core.training.multidate import DILATED, MultidateConfig
+    return dict(DILATED) if network == "dilated" else MultidateConfig().architecture
 
 
 def series(name: str, stack) -> TimeSeries:
@@ -57,7 +62,8 @@ def score_fold(fold: str, onnx_path: Path, masks) -> Dict:
 
 def train_fold(fold: str, config: MultidateConfig, workdir: Path) -> Dict:
     other = next(name for name in LOADERS if name != fold)
-    train = [series(other, LOADERS[other]()), series("layton", layton_stack(TRAIN_ROWS))]
+    train = [series(other, LOADERS[other]()), series("layton", layton_stack(TRAIN_ROWS)),
+             series("wright", wright_stack())]
     val = [series("layton_validation", layton_stack(VALIDATION_ROWS))]
     model, stats = train_fill(config, train, val, layton_cloud_shapes(), workdir / fold, Feedback())
     bands = sorted({b for s in train for b in s.bands}, key=lambda b: (len(b), b))
@@ -101,6 +107,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--samples", type=int, default=6000)
+    parser.add_argument("--network", choices=("unet", "dilated"), default="unet",
+                        help="unet: the masks' small U-Net; dilated: a small dilated CNN (about 30 k weights)")
     parser.add_argument("--head", choices=("blend", "residual"), default="blend",
                         help="blend: per-pixel weights of the evidence (default); residual: a free correction")
     parser.add_argument("--workdir", type=Path, default=Path("out/multidate"))
@@ -108,7 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.fold:
-        config = MultidateConfig(steps=args.steps, max_minutes=args.minutes, samples=args.samples, head=args.head)
+        config = MultidateConfig(steps=args.steps, max_minutes=args.minutes, samples=args.samples, head=args.head,
+                                 architecture=architecture(args.network))
         result = train_fold(args.fold, config, args.workdir)
         print(json.dumps(result["held_out_scores"]["scores"], indent=2))
     if args.ship:
