@@ -9,9 +9,9 @@ other dates, and the scores (core/evaluation/recon_metrics.py) are computed on t
 pixels only (models/multidate_stacks.py: the stacks and this protocol):
   eolearn     5 dates of L1C, 13 bands at 10 m (3 clear: 2015-07-11, 08-30, 09-09)
   worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
-Methods: the learned multi-date fill (cloudfree_multidate: gapfill corrected
-by a network; scored on eo-learn, the stack its training held out; its
-WorldCereal figure is its other fold's, in its card), gapfill (local
+Methods: the learned multi-date fill (gapfill corrected by a network,
+models/train_multidate.py; none is bundled: each given with
+--multidate-model is scored on the stack its training held out), gapfill (local
 seasonal correction, time-weighted), linear
 interpolation in time, nearest clear date, mean fill, and two that use the
 target date alone: normalised-convolution interpolation from the clear
@@ -43,6 +43,7 @@ from cloudfree.core.reconstruction.gapfill import gapfill, linear_in_time, mean_
 from cloudfree.core.evaluation.recon_metrics import reconstruction_scores
 from cloudfree.core.reconstruction.inpainter import fill_holes, load_inpaint_card, load_thin_card
 from cloudfree.core.reconstruction.learned_fill import learned_gapfill, load_multidate_card
+from cloudfree.core.model.card import ModelCard
 from cloudfree.core.reconstruction.thin_cloud import remove_veil
 from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 from cloudfree.core.training.synthetic import THIN_ALPHA, TRAIN_BANDS, thin_opacity, thin_veil
@@ -55,12 +56,7 @@ def unet_single_image(stack, clear, days, target, bands):
     return fill_holes(stack[target].astype(np.float32), bands, hole, load_inpaint_card()).astype(np.float64)
 
 
-def learned_fill(stack, clear, days, target, bands):
-    return learned_gapfill(stack, clear, days, target, load_multidate_card())[0]
-
-
 METHODS: Dict[str, Method] = {
-    "learned_fill": learned_fill,
     "gapfill": lambda s, c, d, t, b: gapfill(s, c, d, t)[0],
     "linear_in_time": lambda s, c, d, t, b: linear_in_time(s, c, d, t),
     "nearest_date": lambda s, c, d, t, b: nearest_date(s, c, d, t),
@@ -70,13 +66,16 @@ METHODS: Dict[str, Method] = {
 }
 
 
-def run(name: str, loader, masks: List[np.ndarray]) -> Dict:
-    """Every method on one stack; the learned fill only where it was held out (its fold for WorldCereal is in its
-    card), the single-image U-Net only where the stack has its bands."""
+def run(name: str, loader, masks: List[np.ndarray], fills: List[ModelCard]) -> Dict:
+    """Every method on one stack; a learned fill only on the stack its training held out, the single-image U-Net
+    only where the stack has its bands."""
     stack = loader()
-    methods = dict(METHODS)
-    if name != load_multidate_card().raw.get("held_out"):
-        methods.pop("learned_fill")
+    methods: Dict[str, Method] = {}
+    for card in fills:
+        if card.raw.get("held_out") == name:
+            methods[f"learned_fill ({card.onnx_path.parent.name})"] = \
+                lambda s, c, d, t, b, card=card: learned_gapfill(s, c, d, t, card)[0]
+    methods.update(METHODS)
     if not set(load_inpaint_card().bands) <= set(stack[4]):
         methods.pop("unet_single_image")
     return score_methods(stack, masks, methods)
@@ -166,24 +165,27 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--thin-model", help="a trained thin-cloud remover (.onnx, models/train_reconstruction.py "
                                              "--task thin) to score beside the veil model")
+    parser.add_argument("--multidate-model", action="append", help="a learned multi-date fill (.onnx, "
+                        "models/train_multidate.py) to score on the stack it held out; repeatable")
     args = parser.parse_args()
     masks = benchmark_masks(args.masks)
-    results = {"eolearn": run("eolearn", eolearn_stack, masks),
-               "worldcereal": run("worldcereal", worldcereal_stack, masks),
+    fills = [load_multidate_card(p) for p in args.multidate_model or []]   # none is bundled
+    results = {"eolearn": run("eolearn", eolearn_stack, masks, fills),
+               "worldcereal": run("worldcereal", worldcereal_stack, masks, fills),
                "eolearn_thin_cloud": thin_cloud(masks, args.thin_model)}
     for name, r in results.items():
         what = "veiled pixels only" if name.endswith("thin_cloud") else "filled pixels only"
         print(f"\n{name}: {r['targets']} target dates x {r['masks']} real masks, {r['dates']} dates, "
               f"{len(r['bands'])} bands (mean over cases, {what})")
-        print(f"{'method':<27} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
+        print(f"{'method':<30} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
         for m, s in r["scores"].items():
-            print(f"{m:<27} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+            print(f"{m:<30} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
     results["eolearn_real_thin_pairs"] = real_thin_pairs(args.thin_model)
     for pair, r in results["eolearn_real_thin_pairs"].items():
         print(f"\nreal pair {pair}: {r['thin_pixels']} px thin cloud on the hazy date, {r['scored_pixels']} scored "
               "(clear on the other date); against the other date")
         for m, s in r["scores"].items():
-            print(f"{m:<27} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+            print(f"{m:<30} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

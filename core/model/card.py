@@ -152,7 +152,7 @@ def resolve_model_path(model: Optional[str]) -> Path:
 KINDS = {"mask": "a cloud-mask model (cloudfree_s2, cloudfree_bgrn, cloudfree_rgb or one trained with cloudfree train)",
          "inpaint": "a reconstruction model (cloudfree_inpaint_s2 or one from models/train_reconstruction.py)",
          "thin": "a thin-cloud removal model (one from models/train_reconstruction.py --task thin)",
-         "multidate": "a multi-date fill model (cloudfree_multidate or one from models/train_multidate.py)"}
+         "multidate": "a multi-date fill model (one from models/train_multidate.py)"}
 _TASK_KINDS = {"reconstruction": "inpaint", "thin_cloud_removal": "thin", "multidate_fill": "multidate"}
 
 

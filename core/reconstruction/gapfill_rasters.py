@@ -139,9 +139,9 @@ def fill_strip(data: np.ndarray, clear: np.ndarray, days: Sequence[float], targe
     bands of the strip at once (its features: core.reconstruction.multidate_input).
     """
     if learned is not None:
-        out, source = learned_gapfill(data, clear, days, target, learned.card, learned.session, radius, scene,
-                                      feedback)
-        return out.astype(np.float32), source
+        learned_out, learned_source = learned_gapfill(data, clear, days, target, learned.card, learned.session,
+                                                      radius, scene, feedback)
+        return learned_out.astype(np.float32), learned_source
     filled = np.empty(data.shape[1:], np.float32)
     source = None
     for b in range(data.shape[1]):
@@ -171,7 +171,8 @@ def gapfill_rasters(inputs: Sequence[Union[str, Path]], output: Union[str, Path]
     given; products at `resolution_m` (default 20 m).  `buffer_px` grows
     clouds and shadows of every mask.  `method`: "gain_offset" (the local
     gain/offset fit, time-weighted) or "learned" (that fill corrected by the
-    multi-date network, `multidate_model` or the bundled cloudfree_multidate).
+    multi-date network `multidate_model`, an .onnx from
+    models/train_multidate.py; none is bundled).
     Writes nothing unless all succeeds.
     """
     feedback = feedback or Feedback()

@@ -1,5 +1,9 @@
 """The learned multi-date fill at array level: gapfill's result corrected by a network, one band at a time.
 
+Built, trained and measured, but not bundled: on the two stacks held out
+from its training it did not beat gapfill on both (models/README.md), so
+gap-filling uses the gain/offset fill unless a model is given.
+
 The network (models/train_multidate.py) sees gapfill's result and the
 evidence behind it (core.reconstruction.multidate_input) and adds a
 correction; clear target pixels are never touched, and pixels gapfill could
@@ -21,13 +25,17 @@ from ..progress import Feedback
 from .gapfill import FROM_OTHER_DATES, SceneFits
 from .multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
 
-DEFAULT_MULTIDATE_MODEL = "cloudfree_multidate"
+NONE_BUNDLED = ("No learned multi-date fill is bundled: trained on the time series on hand, none beat the gain/offset "
+                "fill on the stacks its training held out (models/README.md). Train one with "
+                "models/train_multidate.py on your own series and give its .onnx, or use the gain/offset fill.")
 
 
-def load_multidate_card(model: Optional[str] = None) -> ModelCard:
-    """A multi-date fill model by bundled name or .onnx path (core.model.card.load_card, kind "multidate"),
-    refused when it was made for another version of the network input."""
-    card = load_card(model or DEFAULT_MULTIDATE_MODEL, kind="multidate")
+def load_multidate_card(model: Optional[str]) -> ModelCard:
+    """A multi-date fill model by .onnx path (core.model.card.load_card, kind "multidate"), refused when it
+    was made for another version of the network input.  None is bundled (NONE_BUNDLED says why)."""
+    if not model:
+        raise ModelCardError(NONE_BUNDLED)
+    card = load_card(model, kind="multidate")
     if card.raw.get("input_version") != MULTIDATE_INPUT_VERSION:
         raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
                              f"{card.raw.get('input_version')}, this engine feeds version {MULTIDATE_INPUT_VERSION}); "

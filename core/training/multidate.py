@@ -23,12 +23,13 @@ from ..errors import InputError
 from ..progress import Feedback
 from ..reconstruction.multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
 from .inpainting import MaskBank
-from .trainer import DEFAULT_ARCHITECTURE
 
 BLEND_CANDIDATES = tuple(CHANNELS.index(c) for c in ("gapfill", "interpolation", "nearest", "second"))
+BLEND_PRIOR = 5.0   # logit of gapfill over the others at the start: weight e^5 / (e^5 + 3) = 0.98
+
+
 #: A small dilated CNN (about 30 k weights, 31 px receptive field): little room to learn one place by heart.
 DILATED = {"arch": "dilated", "channels": 32, "dilations": [1, 2, 4, 8]}
-BLEND_PRIOR = 5.0   # logit of gapfill over the others at the start: weight e^5 / (e^5 + 3) = 0.98
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class MultidateConfig:
     validation_samples: int = 300
     max_minutes: Optional[float] = None
     head: str = "blend"            # "blend": weights of the evidence (BLEND_CANDIDATES); "residual": a free correction
-    architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_ARCHITECTURE)))
+    architecture: Dict = field(default_factory=lambda: json.loads(json.dumps(DILATED)))
 
 
 def draw_sample(series: TimeSeries, masks: MaskBank, patch: int, rng: np.random.Generator,
