@@ -116,7 +116,7 @@ class BandSetTraining:
         self.base_config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs,
                                        patience=args.patience, validation_places=VALIDATION_PLACES,
                                        device=args.device, max_minutes=args.base_minutes,
-                                       exclude_datasets=list(HUMAN_SETS))
+                                       exclude_datasets=list(HUMAN_SETS), coarse_fraction=args.coarse_fraction)
         # scored and calibrated at the masking default (10 m); human.npz trains at 20 m like everything else
         self.sets = [s for s in (load_set(d, resolution_m=DEFAULT_MASK_RESOLUTION_M) for d in HUMAN_SETS)
                      if set(BUNDLED[name]) <= set(s.bands)]
@@ -313,6 +313,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="use each base at its best epoch so far, without training it further")
     parser.add_argument("--warm-start", type=Path, default=None,
                         help="an earlier work folder: each base starts from its base/best.pt (no human label in it)")
+    parser.add_argument("--coarse-fraction", type=float, default=0.0,
+                        help="share of training patches seen 1.5 times coarser (20 m as 30 m, like the Landsat and "
+                             "Layton sets; default 0)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
     parser.add_argument("--workdir", type=Path, default=Path("out/training"))

@@ -125,13 +125,15 @@ class PatchSampler:
     """
 
     def __init__(self, scenes: Sequence[Scene], bands: Sequence[str], patch: int, seed: int,
-                 synthetic_fraction: float = 0.7, augment: bool = True, human_fraction: float = 0.0) -> None:
+                 synthetic_fraction: float = 0.7, augment: bool = True, human_fraction: float = 0.0,
+                 coarse_fraction: float = 0.0) -> None:
         self.band_index = [TRAIN_BANDS.index(b) for b in bands]
         self.scenes = [s for s in scenes if s.has_bands(bands)]
         if not self.scenes:
             raise InputError(f"No training scene has all of the bands {', '.join(bands)}.")
         self.patch, self.augment = patch, augment
         self.synthetic_fraction = synthetic_fraction
+        self.coarse_fraction = coarse_fraction
         self.rng = np.random.default_rng(seed)
         area = np.sqrt(np.array([s.label.size for s in self.scenes], np.float64))  # small scenes are not drowned out
         human = np.array([s.record.label_source == "human" for s in self.scenes])
@@ -176,7 +178,9 @@ class PatchSampler:
         """
         scene = self.scenes[self.rng.choice(len(self.scenes), p=self.weights)]
         synthetic = scene.record.label_source == "synthetic" and self.rng.random() < self.synthetic_fraction
-        size = int(self.patch * 1.5) if synthetic else self.patch
+        coarse = self.augment and self.rng.random() < self.coarse_fraction
+        patch = self.patch * 3 // 2 if coarse else self.patch
+        size = int(patch * 1.5) if synthetic else patch
         image, label, soft = self._crop(scene, size)
         if synthetic:
             clear_image = image
@@ -184,13 +188,15 @@ class PatchSampler:
             if soft is not None:  # where a synthetic cloud or shadow changed the pixel, the teachers did not see it
                 changed = np.any(np.abs(image - clear_image) > 1e-4, axis=0)
                 soft[4][changed] = 0.0
-            m = (size - self.patch) // 2
-            image, label = image[:, m:m + self.patch, m:m + self.patch], label[m:m + self.patch, m:m + self.patch]
-            soft = None if soft is None else soft[:, m:m + self.patch, m:m + self.patch]
+            m = (size - patch) // 2
+            image, label = image[:, m:m + patch, m:m + patch], label[m:m + patch, m:m + patch]
+            soft = None if soft is None else soft[:, m:m + patch, m:m + patch]
         target = hard_targets(label)
         if soft is not None:
             use = soft[4] > 0
             target[:, use] = soft[:, use]
+        if coarse:
+            image, label, target = coarsen(image, label, target)
         image = image[self.band_index]
         if self.augment:
             image, label, target = self._augment(image, label, target)
@@ -214,6 +220,22 @@ class PatchSampler:
         while True:
             drawn = [self.draw_targets() for _ in range(batch_size)]
             yield tuple(np.stack([d[k] for d in drawn]) for k in range(3))
+
+
+def coarsen(image: np.ndarray, label: np.ndarray, target: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A patch seen 1.5 times coarser (20 m as 30 m, the pixel of Landsat and of the Layton dates).
+
+    Image and targets are area means over 1.5 x 1.5 pixels (each pixel split
+    in 2 x 2, then 3 x 3 blocks averaged); the label is the one nearest each
+    coarse pixel's centre.  Sides must be multiples of 3.
+    """
+    def area_mean(a: np.ndarray) -> np.ndarray:
+        fine = np.repeat(np.repeat(a, 2, axis=-2), 2, axis=-1)
+        c, h, w = fine.shape
+        return fine.reshape(c, h // 3, 3, w // 3, 3).mean(axis=(2, 4))
+    h, w = label.shape
+    rows, cols = (np.arange(h * 2 // 3) * 3 + 1) // 2, (np.arange(w * 2 // 3) * 3 + 1) // 2
+    return area_mean(image), label[np.ix_(rows, cols)], area_mean(target)
 
 
 def hard_targets(label: np.ndarray) -> np.ndarray:

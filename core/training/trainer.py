@@ -55,6 +55,7 @@ class TrainConfig:
     max_minutes: Optional[float] = None
     exclude_datasets: List[str] = field(default_factory=list)  # human-labelled sets this run must never see
     human_fraction: float = 0.0   # share of draws from human-labelled scenes (when the run has any)
+    coarse_fraction: float = 0.0  # share of training draws seen 1.5 times coarser (core.training.data.coarsen)
     normalisation: Optional[Dict[str, List[float]]] = None  # fixed mean/std (fine-tuning keeps the base's)
 
 
@@ -105,7 +106,7 @@ class Trainer:
         val = [s for s in val if s.record.label_source != "human"]  # early stopping never sees human labels
         torch.manual_seed(config.seed)
         self.sampler = PatchSampler(train, config.bands, config.patch, config.seed, config.synthetic_fraction,
-                                    human_fraction=config.human_fraction)
+                                    human_fraction=config.human_fraction, coarse_fraction=config.coarse_fraction)
         if config.normalisation:
             self.mean, self.std = list(config.normalisation["mean"]), list(config.normalisation["std"])
         else:
