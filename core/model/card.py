@@ -196,6 +196,17 @@ def load_card(model: Optional[str] = None, verify_hash: bool = True, kind: str =
                              "bundled card (models/*.json).") from exc
 
 
+def load_versioned_card(model: str, kind: str, version: int, retrain: str) -> ModelCard:
+    """load_card for a reconstruction network, refused when it was made for another version of the input its
+    engine builds (`retrain`: the command that makes one that fits)."""
+    card = load_card(model, kind=kind)
+    if card.raw.get("input_version") != version:
+        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
+                             f"{card.raw.get('input_version', 1)}, this engine feeds version {version}); "
+                             f"retrain it with {retrain}.")
+    return card
+
+
 def _finite_list(value: Any, what: str, card_path: Path) -> List[float]:
     if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                               for v in value):

@@ -10,9 +10,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import InputError, ModelCardError
+from ..errors import InputError
 from .inpaint_input import INPUT_VERSION, THIN_INPUT_VERSION, input_builder, interpolate_holes, patch_statistics
-from ..model.card import ModelCard, load_card
+from ..model.card import ModelCard, load_versioned_card
 from ..progress import Feedback
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
@@ -25,23 +25,14 @@ Statistics = Tuple[np.ndarray, np.ndarray]   # per-band mean and std, each (1, b
 def load_inpaint_card(model: Optional[str] = None) -> ModelCard:
     """A reconstruction model by bundled name or .onnx path (core.model.card.load_card, kind "inpaint"),
     refused when it was made for another version of the network input this module builds."""
-    card = load_card(model or DEFAULT_RECONSTRUCTION_MODEL, kind="inpaint")
-    if card.raw.get("input_version") != INPUT_VERSION:
-        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
-                             f"{card.raw.get('input_version', 1)}, this engine feeds version {INPUT_VERSION}); "
-                             "retrain it with models/train_reconstruction.py.")
-    return card
+    return load_versioned_card(model or DEFAULT_RECONSTRUCTION_MODEL, "inpaint", INPUT_VERSION,
+                               "models/train_reconstruction.py")
 
 
 def load_thin_card(model: str) -> ModelCard:
     """A trained thin-cloud remover by .onnx path (core.model.card.load_card, kind "thin"); none is bundled
     (the one trained did not beat leaving the veil on held-out places; models/README.md)."""
-    card = load_card(model, kind="thin")
-    if card.raw.get("input_version") != THIN_INPUT_VERSION:
-        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
-                             f"{card.raw.get('input_version')}, this engine feeds version {THIN_INPUT_VERSION}); "
-                             "retrain it with models/train_reconstruction.py --task thin.")
-    return card
+    return load_versioned_card(model, "thin", THIN_INPUT_VERSION, "models/train_reconstruction.py --task thin")
 
 
 def open_inpaint_session(card: ModelCard, device: str = "auto") -> OnnxSession:

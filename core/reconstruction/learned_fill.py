@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import InputError, ModelCardError
-from ..model.card import ModelCard, load_card
+from ..model.card import ModelCard, load_versioned_card
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
 from ..progress import Feedback
@@ -35,12 +35,7 @@ def load_multidate_card(model: Optional[str]) -> ModelCard:
     was made for another version of the network input.  None is bundled (NONE_BUNDLED says why)."""
     if not model:
         raise ModelCardError(NONE_BUNDLED)
-    card = load_card(model, kind="multidate")
-    if card.raw.get("input_version") != MULTIDATE_INPUT_VERSION:
-        raise ModelCardError(f"{card.onnx_path.name} was made for another network input (version "
-                             f"{card.raw.get('input_version')}, this engine feeds version {MULTIDATE_INPUT_VERSION}); "
-                             "retrain it with models/train_multidate.py.")
-    return card
+    return load_versioned_card(model, "multidate", MULTIDATE_INPUT_VERSION, "models/train_multidate.py")
 
 
 def learned_gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float], target: int,

@@ -12,7 +12,6 @@ trained the same way, as the baseline the issue asks the U-Net to beat.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -23,6 +22,7 @@ from ..errors import InputError
 from ..progress import Feedback
 from ..reconstruction.inpaint_input import INPUT_VERSION, THIN_INPUT_VERSION, input_builder, patch_statistics
 from .synthetic import THIN_ALPHA, TRAIN_BANDS, fractal_field, opacity_from_field, thin_opacity, thin_veil
+from .keep_best import train_keep_best
 from .trainer import DEFAULT_ARCHITECTURE
 from .data import Scene
 
@@ -186,59 +186,27 @@ def train_inpainter(config: InpaintConfig, train: Sequence[Scene], val: Sequence
 
     val_batch = normalised([vsampler.draw() for _ in range(config.validation_patches)])
     model = build_model(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
-    workdir.mkdir(parents=True, exist_ok=True)
-    best, history, start = float("inf"), [], time.monotonic()
-    for step in range(config.steps):
-        feedback.check()
+
+    def step_loss():
         x, y, m, mean, std = normalised([sampler.draw() for _ in range(config.batch_size)])
-        loss, _ = masked_loss(model(x), y, m, mean, std, config.spectral_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        feedback.set_progress(100.0 * (step + 1) / config.steps)
-        if (step + 1) % 100 == 0 or step + 1 == config.steps:
-            model.eval()
-            with torch.inference_mode():
-                vx, vy, vm, vmean, vstd = val_batch
-                v, parts = masked_loss(model(vx), vy, vm, vmean, vstd, config.spectral_weight)
-                v = float(v)
-            model.train()
-            history.append({"step": step + 1, "train_loss": loss.item(), "val_loss": v,
-                            "val_masked_mse": parts[0], "val_spectral": parts[1]})
-            feedback.info(f"{config.model} step {step + 1}: train {loss.item():.4f}, validation {v:.4f} "
-                          f"(masked MSE {parts[0]:.4f}, spectral {parts[1]:.5f})")
-            if v < best:
-                best = v
-                torch.save(model.state_dict(), workdir / "best.pt")
-            if config.max_minutes and (time.monotonic() - start) / 60 > config.max_minutes:
-                break
-    model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
-    return model.eval(), {"history": history, "best_val_loss": best}
+        return masked_loss(model(x), y, m, mean, std, config.spectral_weight)[0]
+
+    def validate():
+        vx, vy, vm, vmean, vstd = val_batch
+        v, parts = masked_loss(model(vx), vy, vm, vmean, vstd, config.spectral_weight)
+        return float(v), {"val_loss": float(v), "val_masked_mse": parts[0], "val_spectral": parts[1]}, \
+            f"{float(v):.4f} (masked MSE {parts[0]:.4f}, spectral {parts[1]:.5f})"
+
+    history, best = train_keep_best(model, config.steps, config.learning_rate, workdir, step_loss, validate,
+                                    feedback, config.max_minutes, f"{config.model} step")
+    return model, {"history": history, "best_val_loss": best}
 
 
 def export_inpainter(model, config: InpaintConfig, stats: Dict, path: Path, card: Dict) -> Path:
     """ONNX (fp32) of a trained inpainter with its card; refused if ONNX Runtime disagrees with PyTorch."""
-    import onnxruntime as ort
-    import torch
     from ..model.card import write_card
-    model = model.cpu().eval()
-    bands = len(config.bands)
-    dummy = torch.zeros(1, bands + 1, config.patch, config.patch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        torch.onnx.export(model, (dummy,), str(path), input_names=["masked_reflectance"], output_names=["reflectance"],
-                          dynamic_axes={"masked_reflectance": {0: "n", 2: "h", 3: "w"},
-                                        "reflectance": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
-        sample = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (1, bands + 1, 64, 64)).astype(np.float32))
-        expected = model(sample).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    diff = float(np.abs(session.run(None, {"masked_reflectance": sample.numpy()})[0] - expected).max())
-    if diff > 1e-3:
-        path.unlink()
-        raise InputError(f"The ONNX export of {path.name} differs from PyTorch by {diff:.2e}; not written.")
+    from .export import export_checked
+    diff = export_checked(model, path, len(config.bands) + 1, config.patch, "masked_reflectance", "reflectance")
     fields = dict(card)
     fields.update({"bands": list(config.bands), "resolution_m": 20,
                    "normalisation": {"mode": "per patch: mean and std (+0.01) of its clear pixels, per band"},

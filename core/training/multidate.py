@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..progress import Feedback
 from ..reconstruction.multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
 from .inpainting import MaskBank
+from .keep_best import train_keep_best
 
 BLEND_CANDIDATES = tuple(CHANNELS.index(c) for c in ("gapfill", "interpolation", "nearest", "second"))
 BLEND_PRIOR = 5.0   # logit of gapfill over the others at the start: weight e^5 / (e^5 + 3) = 0.98
@@ -169,61 +170,32 @@ def train_fill(config: MultidateConfig, train: Sequence[TimeSeries], val: Sequen
     feedback.info(f"drew {len(x)} training and {len(vx)} validation samples in "
                   f"{time.monotonic() - started:.0f} s")
     model = build_fill_model(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.learning_rate, total_steps=config.steps)
-    workdir.mkdir(parents=True, exist_ok=True)
     start_val = float(masked_mse(vx[:, :1], vy, vm))   # gapfill's own error
-    best, history, start = float("inf"), [{"step": 0, "val_masked_mse": start_val}], time.monotonic()
-    for step in range(config.steps):
-        feedback.check()
+
+    def step_loss():
         pick = rng.integers(0, len(x), config.batch_size)
-        xb = torch.from_numpy(x[pick].astype(np.float32))
-        flip = rng.integers(4)       # the same patch seen rotated: no direction is special
-        xb = torch.rot90(xb, int(flip), (2, 3))
-        yb = torch.rot90(torch.from_numpy(y[pick].astype(np.float32)), int(flip), (1, 2))
-        mb = torch.rot90(torch.from_numpy(m[pick]), int(flip), (1, 2))
-        loss = masked_mse(model(xb), yb, mb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        feedback.set_progress(100.0 * (step + 1) / config.steps)
-        if (step + 1) % 100 == 0 or step + 1 == config.steps:
-            model.eval()
-            with torch.inference_mode():
-                v = float(masked_mse(model(vx), vy, vm))
-            model.train()
-            history.append({"step": step + 1, "train_loss": round(loss.item(), 5), "val_masked_mse": round(v, 5)})
-            feedback.info(f"step {step + 1}: train {loss.item():.4f}, validation {v:.4f} (gapfill {start_val:.4f})")
-            if v < best:
-                best = v
-                torch.save(model.state_dict(), workdir / "best.pt")
-            if config.max_minutes and (time.monotonic() - start) / 60 > config.max_minutes:
-                break
-    model.load_state_dict(torch.load(workdir / "best.pt", weights_only=True))
-    return model.eval(), {"history": history, "best_val_masked_mse": best, "gapfill_val_masked_mse": start_val,
-                          "minutes": round((time.monotonic() - started) / 60, 1), "head": config.head}
+        turn = int(rng.integers(4))       # the same patch seen rotated: no direction is special
+        xb = torch.rot90(torch.from_numpy(x[pick].astype(np.float32)), turn, (2, 3))
+        yb = torch.rot90(torch.from_numpy(y[pick].astype(np.float32)), turn, (1, 2))
+        mb = torch.rot90(torch.from_numpy(m[pick]), turn, (1, 2))
+        return masked_mse(model(xb), yb, mb)
+
+    def validate():
+        v = float(masked_mse(model(vx), vy, vm))
+        return v, {"val_masked_mse": round(v, 5)}, f"{v:.4f} (gapfill {start_val:.4f})"
+
+    history, best = train_keep_best(model, config.steps, config.learning_rate, workdir, step_loss, validate,
+                                    feedback, config.max_minutes)
+    return model, {"history": [{"step": 0, "val_masked_mse": start_val}] + history, "best_val_masked_mse": best,
+                   "gapfill_val_masked_mse": start_val, "minutes": round((time.monotonic() - started) / 60, 1),
+                   "head": config.head}
 
 
 def export_fill(model, config: MultidateConfig, path: Path, card: Dict, bands: Sequence[str]) -> Path:
     """ONNX (fp32) of a trained multi-date fill with its card; refused if ONNX Runtime disagrees with PyTorch."""
-    import onnxruntime as ort
-    import torch
     from ..model.card import write_card
-    model = model.cpu().eval()
-    dummy = torch.zeros(1, len(CHANNELS), config.patch, config.patch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        torch.onnx.export(model, (dummy,), str(path), input_names=["features"], output_names=["reflectance"],
-                          dynamic_axes={"features": {0: "n", 2: "h", 3: "w"}, "reflectance": {0: "n", 2: "h", 3: "w"}},
-                          opset_version=17, dynamo=False)
-        sample = torch.from_numpy(np.random.default_rng(0).normal(0, 1, (2, len(CHANNELS), 64, 64)).astype(np.float32))
-        expected = model(sample).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    diff = float(np.abs(session.run(None, {"features": sample.numpy()})[0] - expected).max())
-    if diff > 1e-3:
-        path.unlink()
-        raise InputError(f"The ONNX export of {path.name} differs from PyTorch by {diff:.2e}; not written.")
+    from .export import export_checked
+    diff = export_checked(model, path, len(CHANNELS), config.patch, "features", "reflectance")
     fields = dict(card)
     fields.update({"task": "multidate_fill", "input_version": MULTIDATE_INPUT_VERSION, "bands": list(bands),
                    "per_band": True, "channels": list(CHANNELS), "resolution_m": 10,

@@ -60,7 +60,7 @@ def test_a_set_left_out_of_fine_tuning_is_left_out_of_every_fold_and_the_final(m
     monkeypatch.setattr(train_bundled.BandSetTraining, "_scenes", lambda self, with_human: [])
     args = argparse.Namespace(workdir=tmp_path, steps=1, epochs=1, patience=1, base_minutes=None, device="cpu",
                               warm_start=None, ft_steps=1, ft_epochs=1, fine_tune_without=["landsat"],
-                              training_set=None, human_set=None)
+                              training_set=None, human_set=None, coarse_fraction=0.0)
     training = train_bundled.BandSetTraining("cloudfree_bgrn", args)
     base = {"mean": [0.0] * 4, "std": [1.0] * 4}
     for folder, exclude in (("fold_drivendata", ["drivendata"]), ("fold_landsat", ["landsat"]), ("final", [])):
