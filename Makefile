@@ -50,7 +50,8 @@ bench-clear: teachers
 	$(PY) bench/clear_scenes.py --json out/bench/clear_scenes.json
 
 bench-reconstruction: setup
-	$(PY) bench/reconstruction.py --json out/bench/reconstruction.json
+	$(PY) bench/reconstruction.py --json out/bench/reconstruction.json \
+	    --multidate-model bench/models/multidate_heldout_eolearn.onnx --multidate-model bench/models/multidate_heldout_worldcereal.onnx
 
 # Mutation score of the pixel-deciding modules (bench/mutation_score.py: curated mutants in a sandbox copy,
 # the tests of each module; 20-40 min on 2 cores). Not part of `make test`.

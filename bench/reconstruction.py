@@ -11,7 +11,8 @@ pixels only (models/multidate_stacks.py: the stacks and this protocol):
   worldcereal 10 monthly L2A composites 2020-11 .. 2021-10 (B02-B08, B11, B12)
 Methods: the learned multi-date fill (gapfill corrected by a network,
 models/train_multidate.py; none is bundled: each given with
---multidate-model is scored on the stack its training held out), gapfill (local
+--multidate-model is scored on the stack its training held out; `make
+bench-reconstruction` gives the two folds kept in bench/models/), gapfill (local
 seasonal correction, time-weighted), linear
 interpolation in time, nearest clear date, mean fill, and two that use the
 target date alone: normalised-convolution interpolation from the clear
