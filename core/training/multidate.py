@@ -1,13 +1,15 @@
-"""Training the learned multi-date fill: a U-Net that corrects the gain/offset gap-fill, one band at a time.
+"""Training the learned multi-date fill: a network on top of the gain/offset gap-fill, one band at a time.
 
 Samples are cut from real time series: a target date's clear pixels are
 hidden under a real cloud shape, the other dates (a random subset of them,
 each with its own clear mask) fill them, and the loss is the MSE on the
 hidden pixels only, where the truth is known.  The network's input is
 core.reconstruction.multidate_input's: gapfill's result plus the evidence
-behind it; its output is added to gapfill's result, and its last layer
-starts at zero, so training starts from gapfill and keeps the weights that
-score best on validation samples.
+behind it.  Its head either adds a free correction to gapfill's result
+("residual") or weighs the evidence per pixel ("blend"); either starts at or
+next to gapfill (last layer zeroed), and the weights kept are those of the
+step that validates best (core.training.keep_best).  Measured and not
+bundled: models/README.md.
 """
 from __future__ import annotations
 
