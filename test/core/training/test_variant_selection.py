@@ -17,6 +17,15 @@ def test_a_variant_that_calls_a_clear_scene_shadow_loses_to_one_slightly_less_ac
     assert selection_score(lodo(0.8, 0.9), {"cloud": 0.0, "shadow": 0.0}) == pytest.approx((0.8 + 0.9 + 1 + 1) / 4)
 
 
+def test_the_landsat_patch_is_reported_but_does_not_choose():
+    sentinel2 = lodo(0.9, 0.8)
+    with_good_landsat = dict(sentinel2, landsat={"scores": {"cloud": {"balanced_accuracy": 0.99}}})
+    with_poor_landsat = dict(sentinel2, landsat={"scores": {"cloud": {"balanced_accuracy": 0.51}}})
+    alarms = {"cloud": 0.0, "shadow": 0.1}
+    assert selection_score(with_good_landsat, alarms) == selection_score(with_poor_landsat, alarms) \
+        == pytest.approx((0.9 + 0.8 + 1.0 + 0.9) / 4)
+
+
 def test_a_missing_score_is_left_out_not_counted_as_zero():
     scores = lodo(0.9)
     scores["set1"] = {"scores": {"shadow": {"balanced_accuracy": float("nan")}}}
