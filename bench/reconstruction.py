@@ -74,7 +74,7 @@ def run(name: str, loader, masks: List[np.ndarray], fills: List[ModelCard]) -> D
     methods: Dict[str, Method] = {}
     for card in fills:
         if card.raw.get("held_out") == name:
-            methods[f"learned_fill ({card.onnx_path.parent.name})"] = \
+            methods[f"learned_fill ({card.name})"] = \
                 lambda s, c, d, t, b, card=card: learned_gapfill(s, c, d, t, card)[0]
     methods.update(METHODS)
     if not set(load_inpaint_card().bands) <= set(stack[4]):
@@ -178,15 +178,15 @@ def main() -> int:
         what = "veiled pixels only" if name.endswith("thin_cloud") else "filled pixels only"
         print(f"\n{name}: {r['targets']} target dates x {r['masks']} real masks, {r['dates']} dates, "
               f"{len(r['bands'])} bands (mean over cases, {what})")
-        print(f"{'method':<30} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
+        print(f"{'method':<40} {'MAE':>7} {'RMSE':>7} {'PSNR dB':>8} {'SSIM':>6} {'SAM deg':>8}")
         for m, s in r["scores"].items():
-            print(f"{m:<30} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+            print(f"{m:<40} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
     results["eolearn_real_thin_pairs"] = real_thin_pairs(args.thin_model)
     for pair, r in results["eolearn_real_thin_pairs"].items():
         print(f"\nreal pair {pair}: {r['thin_pixels']} px thin cloud on the hazy date, {r['scored_pixels']} scored "
               "(clear on the other date); against the other date")
         for m, s in r["scores"].items():
-            print(f"{m:<30} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
+            print(f"{m:<40} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
