@@ -16,7 +16,6 @@ and at a shadow threshold of 0.5; ukis-csmask 6- and 4-band L1C models
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict
@@ -26,6 +25,7 @@ import numpy as np
 from cloudfree.core.masking.arrays import mask_array
 from cloudfree.core.model.card import BUNDLED_MODELS
 from cloudfree.models.clear_scenes import load_clear_scenes
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 UKIS = {"ukis_6b_l1c": ["B02", "B03", "B04", "B08", "B11", "B12"], "ukis_4b_l1c": ["B02", "B03", "B04", "B08"]}
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
@@ -72,9 +72,7 @@ def main() -> int:
             r = results[d][m]
             cells.append("n/a" if "missing" in r else f"cloud {r['cloud_percent']:4.1f}, shadow {r['shadow_percent']:4.1f}")
         print(f"{m:<40}" + "".join(f"{c:>24}" for c in cells))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.json, results)
     return 0
 
 

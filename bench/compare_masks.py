@@ -64,6 +64,7 @@ from cloudfree.core.masking.arrays import mask_array  # noqa: E402
 from cloudfree.core.io.bands import DEFAULT_MASK_RESOLUTION_M  # noqa: E402
 from cloudfree.models.human_labelled import (LabelledScene as Scene, LabelledSet as Dataset,  # noqa: E402
                                              evaluate_classes, load_set, read)
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 UKIS_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16", "B12": "swir22"}
 S2C_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
@@ -270,8 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  "resolution_m": c.resolution_m} for n, (c, _) in models.items()},
                   "missing_models": [n for n in BUNDLED_MODELS if n not in models],
                   "accuracy": accuracy, "throughput": throughput}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(clean(result), indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, clean(result))
         log(f"wrote {args.json}")
     return 0
 

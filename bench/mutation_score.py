@@ -31,7 +31,6 @@ targets directly.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -42,6 +41,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_TESTS = "test/**/test_oracle_*.py"     # the oracle tests (left out by --before)
@@ -478,9 +478,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     results = run(mutants, args.before, args.verbose)
     report(results)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"before": args.before, "results": results}, indent=1) + "\n")
+    write_json(args.json, {"before": args.before, "results": results}, indent=1)
     return 0
 
 

@@ -32,7 +32,6 @@ so the real hazy/clear pair of eo-learn is scored too.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -49,6 +48,7 @@ from cloudfree.core.reconstruction.thin_cloud import remove_veil
 from cloudfree.core.reconstruction.inpaint_input import interpolate_holes
 from cloudfree.core.training.synthetic import THIN_ALPHA, TRAIN_BANDS, thin_opacity, thin_veil
 from cloudfree.models.multidate_stacks import Method, benchmark_masks, eolearn_stack, score_methods, worldcereal_stack
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 
 
@@ -187,9 +187,7 @@ def main() -> int:
               "(clear on the other date); against the other date")
         for m, s in r["scores"].items():
             print(f"{m:<40} {s['mae']:7.4f} {s['rmse']:7.4f} {s['psnr']:8.2f} {s['ssim']:6.3f} {s['sam_deg']:8.2f}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.json, results)
     return 0
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from peak_memory import DONE_MARK, FULL_10M, META_SAFE, build_safe, load_builder_modules, peak_rss_mb  # noqa: E402
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 REFERENCES_20M = {"CloudS2Mask (RTX 4090, published)": 2.2, "OmniCloudMask (RTX 4090, published)": 1.26}
 
@@ -103,9 +104,7 @@ def main() -> None:
     if 20 in rows:
         for name, ref in REFERENCES_20M.items():
             print(f"20 m wall / {name} {ref} s: {rows[20]['seconds'] / ref:.1f}x (different hardware)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({str(k): v for k, v in rows.items()}, indent=2) + "\n")
+    write_json(args.json, {str(k): v for k, v in rows.items()})
 
 
 if __name__ == "__main__":

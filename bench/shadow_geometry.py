@@ -13,7 +13,6 @@ cloud and shadow BA and the after/before shadow-BA difference.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -30,6 +29,7 @@ from cloudfree.models.human_labelled import evaluate_classes, load_set  # noqa: 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_masks import fold_model, stack  # noqa: E402
+from results_file import write_json  # noqa: E402 - bench/ is the script's folder
 
 SHADOW_SETS = ("ukis_s2", "landsat", "layton")
 
@@ -72,8 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(line, flush=True)
             for r in row["estimated_reports"] + row.get("sun_reports", []):
                 print("    " + r)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
     return 0
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -70,8 +70,8 @@ def worldcereal_stack() -> Stack:
     return cube[keep] / 1e4, valid[keep], [days[t] for t in keep], list(range(len(keep))), WC_BANDS
 
 
-def layton_stack(rows: Optional[slice] = None) -> Stack:
-    """Layton's six dates; `rows` keeps a band of rows (training and validation take different ones)."""
+def layton_stack() -> Stack:
+    """Layton's six dates (training and validation take different rows of them: models/train_multidate.py)."""
     import rasterio
 
     def read(path: Path) -> np.ndarray:
@@ -86,8 +86,6 @@ def layton_stack(rows: Optional[slice] = None) -> Stack:
         clears.append(box_mean(unclear.astype(np.float64), 2) == 0)   # grown by 2 px: Sen2Cor misses cloud edges
         days.append(float(date.fromisoformat(day.name).toordinal()))
     stack, clear = np.stack(cubes).astype(np.float64), np.stack(clears)
-    if rows is not None:
-        stack, clear = stack[:, :, rows], clear[:, rows]
     targets = [t for t in range(len(days)) if clear[t].mean() > 0.5]
     return stack, clear, days, targets, LAYTON_BANDS
 

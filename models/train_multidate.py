@@ -46,9 +46,10 @@ def architecture(network: str) -> dict:
     return json.loads(json.dumps(DILATED if network == "dilated" else DEFAULT_ARCHITECTURE))
 
 
-def series(name: str, stack) -> TimeSeries:
+def series(name: str, stack, rows: slice = slice(None)) -> TimeSeries:
+    """A stack as a training series, `rows` of it only."""
     reflectance, clear, days, _, bands = stack
-    return TimeSeries(name, reflectance.astype(np.float32), clear, days, bands)
+    return TimeSeries(name, reflectance[:, :, rows].astype(np.float32), clear[:, rows], days, bands)
 
 
 def score_fold(fold: str, onnx_path: Path, masks) -> Dict:
@@ -62,9 +63,9 @@ def score_fold(fold: str, onnx_path: Path, masks) -> Dict:
 
 def train_fold(fold: str, config: MultidateConfig, workdir: Path) -> Dict:
     other = next(name for name in LOADERS if name != fold)
-    train = [series(other, LOADERS[other]()), series("layton", layton_stack(TRAIN_ROWS)),
-             series("wright", wright_stack())]
-    val = [series("layton_validation", layton_stack(VALIDATION_ROWS))]
+    layton = layton_stack()
+    train = [series(other, LOADERS[other]()), series("layton", layton, TRAIN_ROWS), series("wright", wright_stack())]
+    val = [series("layton_validation", layton, VALIDATION_ROWS)]
     model, stats = train_fill(config, train, val, layton_cloud_shapes(), workdir / fold, Feedback())
     bands = sorted({b for s in train for b in s.bands}, key=lambda b: (len(b), b))
     onnx_path = export_fill(model, config, workdir / fold / f"{NAME}.onnx", {

@@ -17,13 +17,13 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import InputError, ModelCardError
+from ..errors import ModelCardError
 from ..model.card import ModelCard, load_versioned_card
 from ..model.runtime import OnnxSession
 from ..model.tiling import fit_patch_size, predict_blended
 from ..progress import Feedback
 from .gapfill import FROM_OTHER_DATES, SceneFits
-from .multidate_input import CHANNELS, MULTIDATE_INPUT_VERSION, multidate_features, normalise_features
+from .multidate_input import MULTIDATE_INPUT_VERSION, clear_statistics, multidate_features, normalise_features
 
 NONE_BUNDLED = ("No learned multi-date fill is bundled: trained on the time series on hand, none beat the gain/offset "
                 "fill on the stacks its training held out (models/README.md). Train one with "
@@ -50,9 +50,7 @@ def learned_gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float],
     if not filled_from_dates.any():
         return out, source
     bands, channels, h, w = feats.shape
-    if channels != len(CHANNELS):
-        raise InputError(f"Expected {len(CHANNELS)} input channels per band, got {channels}.")
-    _, scene_mean, scene_std = normalise_features(feats, hole)
+    scene_statistics = clear_statistics(feats, hole)   # for patches with too few clear pixels of their own
     session = session or OnnxSession(card.onnx_path)
     patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
     overlap = min(card.overlap, patch // 2)
@@ -62,7 +60,7 @@ def learned_gapfill(stack: np.ndarray, clear: np.ndarray, days: Sequence[float],
         for flat in batch:
             feedback.check()
             f = flat.reshape(bands, channels, patch, patch)
-            x, mean, std = normalise_features(f, f[0, 1] > 0.5, (scene_mean, scene_std))
+            x, mean, std = normalise_features(f, f[0, 1] > 0.5, scene_statistics)
             results.append(session.run(x)[:, 0] * std + mean)
         return np.stack(results)
 

@@ -65,18 +65,23 @@ def multidate_features(stack: np.ndarray, clear: np.ndarray, days: Sequence[floa
     return feats, base, source
 
 
+def clear_statistics(feats: np.ndarray, hole: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and std (+0.01) per band (bands, 1, 1) of the target's clear pixels (all pixels when none is clear)."""
+    clear = ~hole
+    values = feats[:, 0][:, clear] if clear.any() else feats[:, 0].reshape(feats.shape[0], -1)
+    return (values.mean(axis=1)[:, None, None].astype(np.float32),
+            (values.std(axis=1)[:, None, None] + 0.01).astype(np.float32))
+
+
 def normalise_features(feats: np.ndarray, hole: np.ndarray, fallback: Tuple[np.ndarray, np.ndarray] | None = None
                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(normalised features, mean (bands, 1, 1), std (bands, 1, 1)) of one patch (bands, CHANNELS, h, w).
 
-    Each band by the mean and std (+0.01) of the target's clear pixels in the
-    patch, or `fallback` when the patch has too few (fewer than 64).
+    Each band by its clear_statistics in the patch, or `fallback` when the
+    patch has too few clear pixels (fewer than 64).
     """
-    clear = ~hole
-    if clear.sum() >= 64 or fallback is None:
-        values = feats[:, 0][:, clear] if clear.any() else feats[:, 0].reshape(feats.shape[0], -1)
-        mean = values.mean(axis=1)[:, None, None]
-        std = values.std(axis=1)[:, None, None] + 0.01
+    if (~hole).sum() >= 64 or fallback is None:
+        mean, std = clear_statistics(feats, hole)
     else:
         mean, std = fallback
     out = feats.copy()

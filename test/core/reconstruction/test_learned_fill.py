@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from cloudfree.core.errors import ModelCardError
+from cloudfree.core.errors import InputError, ModelCardError
 from cloudfree.core.reconstruction.gapfill import FALLBACK, FROM_OTHER_DATES, gapfill, local_correction
 from cloudfree.core.reconstruction.learned_fill import learned_gapfill, load_multidate_card
 from cloudfree.core.reconstruction.multidate_input import CHANNELS, GAP_SCALE_DAYS, multidate_features
@@ -163,4 +163,7 @@ def test_gapfill_rasters_with_the_learned_method_on_real_geotiffs(tmp_path, data
     assert np.abs(strips - learned).max() <= 1                                 # float rounding at most
     with pytest.raises(ModelCardError, match="No learned multi-date fill is bundled"):
         gapfill_rasters(series["images"], tmp_path / "none.tif", 3, method="learned", **common)
+    assert not (tmp_path / "none.tif").exists()
+    with pytest.raises(InputError, match="Unknown gap-fill method 'neural'"):
+        gapfill_rasters(series["images"], tmp_path / "none.tif", 3, method="neural", **common)
     assert not (tmp_path / "none.tif").exists()
