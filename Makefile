@@ -62,7 +62,7 @@ bench-masks: teachers
 	$(PY) bench/compare_masks.py --threads 2 --json out/bench/compare_masks.json
 
 # Retrain the bundled models from ../shared/data with the leave-one-dataset-out protocol
-# (models/README.md; about 2.5 hours on 2 CPU cores, resumable: run it again after a stop).
+# (models/README.md; about 3 hours on 2 CPU cores, resumable: run it again after a stop).
 training-data: teachers
 	$(PY) -m cloudfree.models.prepare_training_data out/training/scenes.npz --human out/training/human.npz
 
@@ -72,7 +72,12 @@ models: training-data
 		--base-only
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn \
 		--workdir out/training_long --warm-start out/training --epochs 30 --ft-epochs 12
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_bgrn \
+		--workdir out/training_coarse --warm-start out/training_long --epochs 12 --coarse-fraction 0.3
 	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_rgb --epochs 20
+	$(PY) -m cloudfree.models.train_bundled out/training/scenes.npz out/training/human.npz --only cloudfree_rgb \
+		--workdir out/training_coarse --warm-start out/training --epochs 12 --coarse-fraction 0.3
+	$(PY) -m cloudfree.models.recalibrate_bundled --write
 	$(PY) -m cloudfree.models.train_reconstruction out/training/scenes.npz --steps 2400 --minutes 58 --only-unet
 	$(MAKE) evaluate-models
 

@@ -64,12 +64,12 @@ class CloudMaskAlgorithm(CloudFreeAlgorithm):
                          "becomes clear. The sun angles come from a product's metadata; for a raster layer the "
                          "direction is estimated from the scene's own cloud-to-shadow offset, and the check is "
                          "skipped (the log says so) when there is none. On by default.",
-        CLOUD_THRESHOLD: "The probability at which cloud wins a pixel against clear; lower finds more (thin haze), "
+        CLOUD_THRESHOLD: "A pixel is cloud where its cloud probability exceeds this; lower finds more (thin haze), "
                          "higher less. Empty: the model card's calibrated value, chosen on held-out human labels "
-                         "and stated in the log (about 0.56 for cloudfree_s2).",
-        SHADOW_THRESHOLD: "The probability at which shadow wins a pixel against clear; lower finds more (faint "
-                          "shadow). Empty: the model card's calibrated value (about 0.11 for cloudfree_s2, whose "
-                          "shadow probabilities run low).",
+                         "and stated in the log (about 0.28 for cloudfree_s2).",
+        SHADOW_THRESHOLD: "Where a pixel is not cloud, it is shadow where P(shadow) / (P(shadow) + P(clear)) exceeds "
+                          "this; lower finds more (faint shadow). Empty: the model card's calibrated value (about "
+                          "0.06 for cloudfree_s2, whose shadow probabilities run low).",
         DN_SCALE: "Raster layers only: reflectance = (value + offset) / scale. Empty: 10000 for integer rasters "
                   "(Sentinel-2 DN), 1 for float rasters (reflectance); products carry their own scaling.",
         DN_OFFSET: "Raster layers only: added to the values before the scale, e.g. -1000 for exports of processing "

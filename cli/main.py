@@ -48,10 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("--patch-size", type=int, default=0, help="0: the model card's, fitted to small rasters")
     cm.add_argument("--overlap", type=int, default=-1, help="-1: the model card's")
     cm.add_argument("--cloud-threshold", type=float, default=None,
-                    help="probability at which cloud wins (0-1, lower finds more, e.g. thin haze); default: the "
+                    help="cloud where P(cloud) exceeds it (0-1, lower finds more, e.g. thin haze); default: the "
                          "model card's calibrated value")
     cm.add_argument("--shadow-threshold", type=float, default=None,
-                    help="probability at which shadow wins (0-1, lower finds more); default: the card's")
+                    help="where not cloud, shadow where P(shadow) / (P(shadow) + P(clear)) exceeds it (0-1, lower "
+                         "finds more); default: the card's")
     cm.add_argument("--no-shadow-geometry", action="store_true",
                     help="keep every shadow the model finds (default: shadow that no cloud can cast, from the sun "
                          "angles or the scene's own cloud-shadow offset, becomes clear)")

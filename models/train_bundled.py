@@ -61,6 +61,11 @@ PROTOCOL = ("leave-one-dataset-out: a base model trained on synthetic and teache
             "shipped: the base, or the base fine-tuned on every human set, with weights calibrated on all sets' "
             "predictions")
 log = logging.getLogger("train_bundled")
+METRICS_KEY = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
+#: How the card's weights are used (core/masking/class_raster.decide_classes); stated in every card since the
+#: rule changed on 2026-12-02 (before: cloud competed with clear and the weighted shadow).
+DECISION_RULE = ("cloud where cloud_weight x P(cloud) > P(clear) + P(shadow); elsewhere shadow where "
+                 "shadow_weight x P(shadow) > P(clear)")
 
 
 SELECTION = ("the variant with the higher selection score: the mean of its held-out balanced accuracies (each "
@@ -113,6 +118,45 @@ def score_set(labelled: LabelledSet, probs: Sequence[np.ndarray], weights: Tuple
 
 def samples_of(labelled: LabelledSet, probs: Sequence[np.ndarray]) -> List[CalibrationSample]:
     return [CalibrationSample(labelled.name, p, training_labels(labelled, s)) for s, p in zip(labelled.scenes, probs)]
+
+
+def nested_lodo(sets: Sequence[LabelledSet], probs: Dict[str, List[np.ndarray]]) -> Tuple[Dict, Tuple[float, float]]:
+    """Scores of each set with weights calibrated on the other sets (nested), and the weights from all."""
+    samples = {s.name: samples_of(s, probs[s.name]) for s in sets}
+    out = {}
+    for labelled in sets:
+        d = labelled.name
+        weights = calibrate([x for k, v in samples.items() if k != d for x in v])
+        out[d] = {"scenes": len(labelled.scenes), "decision_weights": list(weights),
+                  "calibrated_on": sorted(k for k in samples if k != d),
+                  "scores": score_set(labelled, probs[d], weights),
+                  "scores_uncalibrated": score_set(labelled, probs[d], (1.0, 1.0))}
+    return out, calibrate([x for v in samples.values() for x in v])
+
+
+def write_lodo_models(workdir: Path, name: str, chosen: str, models: Dict[str, Path], lodo: Dict) -> Dict[str, str]:
+    """Per set, a copy of the model that never saw it with that set's nested weights, for the benchmark;
+    <workdir>/lodo_models.json indexes them."""
+    index = {}
+    for d, onnx in models.items():
+        folder = workdir / "lodo_models" / d
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}_without_{d}.onnx"
+        shutil.copyfile(onnx, target)
+        card = json.loads(onnx.with_suffix(".json").read_text())
+        weights = lodo[d]["decision_weights"]
+        card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
+                            "calibrated_on": "leave-one-dataset-out predictions of "
+                                             + ", ".join(lodo[d]["calibrated_on"])}
+        card["lodo_variant"] = chosen
+        weights_file = (card.get("architecture") or {}).get("weights_file")
+        if weights_file:
+            shutil.copyfile(onnx.parent / weights_file, folder / weights_file)
+        card.pop("sha256")
+        write_card(target, card)
+        index[d] = str(target)
+    (workdir / "lodo_models.json").write_text(json.dumps(index, indent=2))
+    return index
 
 
 class BandSetTraining:
@@ -204,17 +248,7 @@ class BandSetTraining:
         return export_trained(trainer, out_dir, out_name, card)["fp32"]
 
     def lodo(self, probs: Dict[str, List[np.ndarray]]) -> Tuple[Dict, Tuple[float, float]]:
-        """Scores of each set with weights calibrated on the other sets (nested), and the weights from all."""
-        samples = {s.name: samples_of(s, probs[s.name]) for s in self.sets}
-        out = {}
-        for labelled in self.sets:
-            d = labelled.name
-            weights = calibrate([x for k, v in samples.items() if k != d for x in v])
-            out[d] = {"scenes": len(labelled.scenes), "decision_weights": list(weights),
-                      "calibrated_on": sorted(k for k in samples if k != d),
-                      "scores": score_set(labelled, probs[d], weights),
-                      "scores_uncalibrated": score_set(labelled, probs[d], (1.0, 1.0))}
-        return out, calibrate([x for v in samples.values() for x in v])
+        return nested_lodo(self.sets, probs)
 
     @staticmethod
     def mean_ba(lodo: Dict) -> float:
@@ -252,7 +286,7 @@ class BandSetTraining:
             {"chosen": chosen, "mean_balanced_accuracy": mean, "clear_scene_false_alarms": alarms,
              "selection_score": score,
              "variants": {k: {"weights": r[1], "lodo": r[0]} for k, r in results.items()}}, indent=2))
-        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1],
+        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
                               "calibrated_on": "leave-one-dataset-out predictions of " + ", ".join(sorted(lodo))},
                  "protocol": PROTOCOL,
                  "variant": {"chosen": chosen, "mean_lodo_balanced_accuracy": {k: round(v, 4) for k, v in mean.items()},
@@ -264,12 +298,11 @@ class BandSetTraining:
             path, _ = self.fine_tune("final", [], base, self.args.output, self.name, extra)
         else:
             path = self.export_base(base_trainer, base, self.args.output, self.name, extra)
-        metrics_key = "human_labelled_leave_one_dataset_out (each set scored by a model trained without it)"
         compute = self.compute_record(chosen)
         for variant in (path, path.with_name(f"{self.name}_fp16.onnx")):
             card = json.loads(variant.with_suffix(".json").read_text())
             card["training_compute"] = compute
-            card["metrics"][metrics_key] = {"chosen variant": chosen, **lodo}
+            card["metrics"][METRICS_KEY] = {"chosen variant": chosen, **lodo}
             card["metrics"]["leave_one_dataset_out_other_variant"] = {
                 k: r[0] for k, r in results.items() if k != chosen}
             card.pop("sha256")
@@ -278,26 +311,7 @@ class BandSetTraining:
                  + json.dumps({d: v["scores"] for d, v in lodo.items()}))
 
     def _write_lodo_models(self, chosen: str, models: Dict[str, Path], lodo: Dict) -> None:
-        """Per set, a copy of the model that never saw it with that set's nested weights, for the benchmark."""
-        index = {}
-        for d, onnx in models.items():
-            folder = self.workdir / "lodo_models" / d
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{self.name}_without_{d}.onnx"
-            shutil.copyfile(onnx, target)
-            card = json.loads(onnx.with_suffix(".json").read_text())
-            weights = lodo[d]["decision_weights"]
-            card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1],
-                                "calibrated_on": "leave-one-dataset-out predictions of "
-                                                 + ", ".join(lodo[d]["calibrated_on"])}
-            card["lodo_variant"] = chosen
-            weights_file = (card.get("architecture") or {}).get("weights_file")
-            if weights_file:
-                shutil.copyfile(onnx.parent / weights_file, folder / weights_file)
-            card.pop("sha256")
-            write_card(target, card)
-            index[d] = str(target)
-        (self.workdir / "lodo_models.json").write_text(json.dumps(index, indent=2))
+        index = write_lodo_models(self.workdir, self.name, chosen, models, lodo)
         if self.args.warm_start:  # this run supersedes the one it started from: the benchmark looks there
             (self.args.warm_start / self.name / "lodo_models.json").write_text(json.dumps(index, indent=2))
 

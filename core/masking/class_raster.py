@@ -161,21 +161,28 @@ def _finish(read_rows, scratch: ClassScratch, final: Path, outputs: OutputSet, b
 
 
 def decide_classes(probs: np.ndarray, axis: int = 0, weights: Tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    """Class per pixel from (.., 4, ..) probabilities: cloud first, then which cloud.
+    """Class per pixel from (.., 4, ..) probabilities: cloud first, then shadow, then which cloud.
 
     Thick and thin cloud split the probability of one thing, cloud; a plain
     argmax lets clear win a pixel that is 60 % cloud shared 30/30 between
-    thick and thin.  So cloud (thick + thin) competes with clear and shadow,
-    and only then thick with thin.  `weights` (cloud, shadow) scale those two
-    probabilities against clear before the contest: the calibration a model
-    card states (`decision`), chosen on held-out human labels, because a
-    network's probabilities are not calibrated (its shadow ones least).
+    thick and thin.  So cloud (thick + thin) is decided first, against
+    everything else (clear + shadow), and only then thick against thin.
+    Shadow is decided among the pixels that are not cloud, against clear.
+    `weights` (cloud, shadow) scale those probabilities before each contest:
+    the calibration a model card states (`decision`), chosen on held-out
+    human labels, because a network's probabilities are not calibrated (its
+    shadow ones least).  Deciding cloud on its own keeps the two weights
+    apart: when shadow competed with cloud too, the large weight shadow needs
+    took cloud pixels, calibration raised the cloud weight to win them back,
+    and that called bright clear ground cloud elsewhere (cloudfree_rgb on the
+    ukis-csmask S2 patch: cloud user's accuracy 0.55).  It also makes the
+    cloud threshold a plain probability threshold: cloud where P(cloud) > t.
     """
     p = np.moveaxis(probs, axis, 0)
     cloud_w, shadow_w = weights
-    cloud = (p[1] + p[2]) * cloud_w
+    cloud = p[1] + p[2]
     shadow = p[3] * shadow_w if shadow_w != 1.0 else p[3]
     classes = np.where(shadow > p[0], 3, 0).astype(np.uint8)
-    is_cloud = cloud > np.maximum(p[0], shadow)
+    is_cloud = cloud * cloud_w > p[0] + p[3]
     classes[is_cloud] = np.where(p[1][is_cloud] >= p[2][is_cloud], 1, 2)
     return classes

@@ -54,7 +54,7 @@ class MaskResult(CoverFigures):
 
 
 def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap: Optional[int]) -> Tuple[int, int]:
-    """Patch and overlap: the card's by default (shrunk for small rasters), the user's if given."""
+    """Patch and overlap: the card's by default (fitted to the raster, see fit_patch_size), the user's if given."""
     m = card.input_multiple
     if patch_size:
         if patch_size % m:
@@ -64,10 +64,11 @@ def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap
                 f"The patch size {patch_size} px is larger than the raster ({grid.width} x {grid.height} px "
                 f"at {grid.pixel_size:g} m); choose at most {(min(grid.width, grid.height) // m) * m}, "
                 "or leave it at 0 to fit it automatically.")
+    ov = card.overlap if overlap is None or overlap < 0 else overlap
+    if patch_size:
         patch = patch_size
     else:
-        patch = fit_patch_size(card.patch_size, grid.width, grid.height, m)
-    ov = card.overlap if overlap is None or overlap < 0 else overlap
+        patch = fit_patch_size(card.patch_size, grid.width, grid.height, m, ov)
     ov = min(ov, patch // 2)
     return patch, ov
 
@@ -247,7 +248,7 @@ def array_probabilities(predictor: Predictor, card: ModelCard, cube: np.ndarray,
     """(4, H, W) class probabilities of an in-memory (bands, H, W) reflectance cube, normalised, tiled and
     blended as a scene is; for labelled patches (benchmarks, fold scoring) that need no streaming."""
     _, h, w = cube.shape
-    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple)
+    patch = fit_patch_size(card.patch_size, w, h, card.input_multiple, card.overlap)
     # np.float32(list) returns a float32 ndarray; numpy's stubs accept only scalars there
     data = (cube - np.float32(card.mean)[:, None, None]) / np.float32(card.std)[:, None, None]  # type: ignore[arg-type, index]
     return predict_blended(predictor, data, patch, min(card.overlap, patch // 2), batch_size)

@@ -78,9 +78,11 @@ class ModelCard:
                     shadow_threshold: Optional[float] = None) -> Tuple[float, float]:
         """Decision weights with an analyst's thresholds in place of the card's calibrated ones.
 
-        A threshold t is the probability at which cloud (or shadow) wins
-        against clear alone: weight w x p > 1 - p at p = t, so w = (1 - t) / t.
-        Lower is more sensitive, as with s2cloudless's 0.4.
+        A threshold t maps to the weight w = (1 - t) / t, so that w x p > 1 - p
+        exactly where p > t: cloud where P(cloud) > t (decide_classes weighs
+        cloud against everything else), shadow, among the pixels that are not
+        cloud, where P(shadow) / (P(shadow) + P(clear)) > t.  Lower is more
+        sensitive, as with s2cloudless's 0.4.
         """
         weights = list(self.decision_weights)
         for i, (name, t) in enumerate((("cloud", cloud_threshold), ("shadow", shadow_threshold))):

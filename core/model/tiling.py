@@ -48,20 +48,37 @@ def patch_weights(patch: int, overlap: int, top: bool, bottom: bool, left: bool,
     return np.outer(ramp(patch, overlap, top, bottom), ramp(patch, overlap, left, right))
 
 
-def fit_patch_size(requested: int, width: int, height: int, multiple: int) -> int:
+def fit_patch_size(requested: int, width: int, height: int, multiple: int, overlap: Optional[int] = None) -> int:
     """The patch size to use: the requested one, shrunk to the image for small rasters.
 
     A model needs sides that are a multiple of `multiple` (32 for a 5-level U-Net),
-    so a raster smaller than that cannot be masked at all.
+    so a raster smaller than that cannot be masked at all.  Given the
+    `overlap`, the size is also fitted to the raster: patches flush with the
+    far edge recompute what the last stride overshoots, so the requested size
+    can cost far more than the raster (1024 px in patches of 512 overlapping
+    by 64: 3 x 3 patches, 2.25 times the pixels; patches of 544: 2 x 2, 1.13
+    times).  The size computing the fewest pixels between half and 5/4 of the
+    requested one is taken (the requested one on a tie), with at least the
+    requested overlap: the network is fully convolutional, and only memory
+    grows with it.
     """
     side = min(width, height)
     if side < multiple:
         raise InputError(
             f"The raster is {width} x {height} px at the processing resolution, smaller than the "
             f"{multiple} px the model needs; use a finer processing resolution or a larger raster.")
-    if requested <= side:
+    if requested > side:
+        return (side // multiple) * multiple
+    if overlap is None:
         return requested
-    return (side // multiple) * multiple
+
+    def cost(patch: int) -> int:
+        ov = min(overlap, patch // 2)
+        return len(patch_starts(width, patch, ov)) * len(patch_starts(height, patch, ov)) * patch * patch
+
+    low = max(multiple, (requested // 2) // multiple * multiple)
+    candidates = [p for p in range(low, min(side, requested * 5 // 4) + 1, multiple) if p > 2 * overlap]
+    return min(candidates, key=lambda p: (cost(p), p != requested), default=requested)
 
 
 class RowBlender:

@@ -54,6 +54,28 @@ def test_fit_patch_size():
         fit_patch_size(512, 15, 40, 16)
 
 
+def computed_pixels(patch, overlap, width, height):
+    return len(patch_starts(width, patch, overlap)) * len(patch_starts(height, patch, overlap)) * patch * patch
+
+
+def test_the_patch_is_fitted_so_that_the_last_stride_wastes_little():
+    # 1024 px in patches of 512 overlapping by 64: starts 0, 448, 512 per axis, 2.36 Mpx computed for 1.05;
+    # 544: starts 0, 480 per axis (overlap 64 kept), 1.18 Mpx
+    assert computed_pixels(512, 64, 1024, 1024) == 9 * 512 * 512
+    assert fit_patch_size(512, 1024, 1024, 32, overlap=64) == 544
+    assert computed_pixels(544, 64, 1024, 1024) == 4 * 544 * 544
+    # a raster the requested size tiles without waste keeps it
+    assert fit_patch_size(512, 512, 512, 32, overlap=64) == 512
+    assert fit_patch_size(512, 960, 960, 32, overlap=64) == 512            # starts 0, 448: exact
+
+
+@pytest.mark.parametrize("width,height", [(700, 700), (1024, 1024), (1500, 900), (5490, 5490), (10980, 10980)])
+def test_the_fitted_patch_never_computes_more_and_keeps_the_overlap(width, height):
+    patch = fit_patch_size(512, width, height, 32, overlap=64)
+    assert patch % 32 == 0 and 256 <= patch <= 640 and patch >= 2 * 64
+    assert computed_pixels(patch, 64, width, height) <= computed_pixels(512, 64, width, height)
+
+
 def test_blended_prediction_is_the_weighted_mean_of_overlapping_patches():
     # one row of 6 px in patches of 4 with overlap 2: [0..3] and [2..5]; each patch predicts a constant,
     # its first input value (0 and 2).  Column weights: [1, 1, 0.75, 0.25] and [0.25, 0.75, 1, 1].

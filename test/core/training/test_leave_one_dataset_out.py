@@ -122,7 +122,8 @@ def test_decision_weights_move_pixels_between_clear_and_shadow_only_as_far_as_as
     assert decide_classes(p)[0, 0] == 0
     assert decide_classes(p, weights=(1.0, 1.5))[0, 0] == 0      # 0.525 < 0.55
     assert decide_classes(p, weights=(1.0, 2.0))[0, 0] == 3      # 0.70 > 0.55
-    assert decide_classes(p, weights=(8.0, 2.0))[0, 0] == 1      # cloud 0.8 beats shadow 0.7 and clear 0.55
+    assert decide_classes(p, weights=(8.0, 2.0))[0, 0] == 3      # cloud 0.8 < 0.9 (clear + shadow): shadow
+    assert decide_classes(p, weights=(10.0, 2.0))[0, 0] == 1     # cloud 1.0 > 0.9
 
 
 @pytest.mark.parametrize("value", [float("nan"), -1.0, 0.0, 1000.0, "2"])
