@@ -180,6 +180,9 @@ MUTANTS: List[Mutant] = [
     M("T13", "core/model/tiling.py", "if not 0 <= overlap < patch:", "if not 0 <= overlap <= patch:",
       "overlap as large as the patch accepted"),
     M("T14", "core/model/tiling.py", "if patch > length:", "if patch >= length:", "a patch as large as the image refused"),
+    M("T15", "core/model/tiling.py", "key=lambda p: (cost(p), p != requested)", "key=lambda p: (-cost(p), p != requested)",
+      "the patch size that computes the most pixels"),
+    M("T16", "core/model/tiling.py", "if p >= 2 * overlap]", "]", "a fitted patch may shrink the overlap"),
     # -- morphology: core/masking/morphology.py ----------------------------------------------------------------------
     M("M1", "core/masking/morphology.py", "mask = _step(mask, diagonal=bool(i % 2))", "mask = _step(mask, diagonal=not i % 2)",
       "square step first: radius 1 grows 9 pixels, not 5"),

@@ -77,7 +77,7 @@ def fit_patch_size(requested: int, width: int, height: int, multiple: int, overl
         return len(patch_starts(width, patch, ov)) * len(patch_starts(height, patch, ov)) * patch * patch
 
     low = max(multiple, (requested // 2) // multiple * multiple)
-    candidates = [p for p in range(low, min(side, requested * 5 // 4) + 1, multiple) if p > 2 * overlap]
+    candidates = [p for p in range(low, min(side, requested * 5 // 4) + 1, multiple) if p >= 2 * overlap]
     return min(candidates, key=lambda p: (cost(p), p != requested), default=requested)
 
 

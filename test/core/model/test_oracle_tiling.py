@@ -67,6 +67,9 @@ def test_the_patch_is_fitted_so_that_the_last_stride_wastes_little():
     # a raster the requested size tiles without waste keeps it
     assert fit_patch_size(512, 512, 512, 32, overlap=64) == 512
     assert fit_patch_size(512, 960, 960, 32, overlap=64) == 512            # starts 0, 448: exact
+    # 135 px, patches of 128 overlapping by 64: 2 x 2 patches.  2 x 2 patches of 96 px would compute fewer
+    # pixels only by overlapping 48 px; the overlap asked for is kept
+    assert fit_patch_size(128, 135, 135, 32, overlap=64) == 128
 
 
 @pytest.mark.parametrize("width,height", [(700, 700), (1024, 1024), (1500, 900), (5490, 5490), (10980, 10980)])
