@@ -24,7 +24,7 @@ from cloudfree.core.io.bands import DEFAULT_MASK_RESOLUTION_M
 from cloudfree.core.model.card import MODELS_DIR, load_card, write_card
 from cloudfree.models.clear_scenes import false_alarms, load_clear_scenes
 from cloudfree.models.human_labelled import HUMAN_SETS, load_set
-from cloudfree.models.train_bundled import (BUNDLED, DECISION_RULE, METRICS_KEY, fold_probabilities, nested_lodo,
+from cloudfree.models.train_bundled import (BUNDLED, METRICS_KEY, decision_record, fold_probabilities, nested_lodo,
                                             selection_score, write_lodo_models)
 
 log = logging.getLogger("recalibrate_bundled")
@@ -45,8 +45,7 @@ def write(name: str, result: Dict, workdir: Path) -> None:
     weights, lodo = result["weights"], result["lodo"]
     for path in (MODELS_DIR / f"{name}.json", MODELS_DIR / f"{name}_fp16.json"):
         card = json.loads(path.read_text())
-        card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
-                            "calibrated_on": "leave-one-dataset-out predictions of " + ", ".join(sorted(lodo))}
+        card["decision"] = decision_record(weights, sorted(lodo))
         card["metrics"][METRICS_KEY] = {"chosen variant": "base", **lodo}
         variant = card.setdefault("variant", {})
         variant["clear_scene_false_alarms"] = dict(variant.get("clear_scene_false_alarms") or {},

@@ -120,6 +120,12 @@ def samples_of(labelled: LabelledSet, probs: Sequence[np.ndarray]) -> List[Calib
     return [CalibrationSample(labelled.name, p, training_labels(labelled, s)) for s, p in zip(labelled.scenes, probs)]
 
 
+def decision_record(weights: Sequence[float], calibrated_on: Sequence[str]) -> Dict:
+    """A card's `decision`: the weights, the rule that uses them and the held-out sets they were chosen on."""
+    return {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
+            "calibrated_on": "leave-one-dataset-out predictions of " + ", ".join(calibrated_on)}
+
+
 def nested_lodo(sets: Sequence[LabelledSet], probs: Dict[str, List[np.ndarray]]) -> Tuple[Dict, Tuple[float, float]]:
     """Scores of each set with weights calibrated on the other sets (nested), and the weights from all."""
     samples = {s.name: samples_of(s, probs[s.name]) for s in sets}
@@ -144,10 +150,7 @@ def write_lodo_models(workdir: Path, name: str, chosen: str, models: Dict[str, P
         target = folder / f"{name}_without_{d}.onnx"
         shutil.copyfile(onnx, target)
         card = json.loads(onnx.with_suffix(".json").read_text())
-        weights = lodo[d]["decision_weights"]
-        card["decision"] = {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
-                            "calibrated_on": "leave-one-dataset-out predictions of "
-                                             + ", ".join(lodo[d]["calibrated_on"])}
+        card["decision"] = decision_record(lodo[d]["decision_weights"], lodo[d]["calibrated_on"])
         card["lodo_variant"] = chosen
         weights_file = (card.get("architecture") or {}).get("weights_file")
         if weights_file:
@@ -286,8 +289,7 @@ class BandSetTraining:
             {"chosen": chosen, "mean_balanced_accuracy": mean, "clear_scene_false_alarms": alarms,
              "selection_score": score,
              "variants": {k: {"weights": r[1], "lodo": r[0]} for k, r in results.items()}}, indent=2))
-        extra = {"decision": {"cloud_weight": weights[0], "shadow_weight": weights[1], "rule": DECISION_RULE,
-                              "calibrated_on": "leave-one-dataset-out predictions of " + ", ".join(sorted(lodo))},
+        extra = {"decision": decision_record(weights, sorted(lodo)),
                  "protocol": PROTOCOL,
                  "variant": {"chosen": chosen, "mean_lodo_balanced_accuracy": {k: round(v, 4) for k, v in mean.items()},
                              "clear_scene_false_alarms": {k: {c: round(v, 4) for c, v in a.items()}

@@ -56,19 +56,18 @@ class MaskResult(CoverFigures):
 def choose_patch(card: ModelCard, grid: Grid, patch_size: Optional[int], overlap: Optional[int]) -> Tuple[int, int]:
     """Patch and overlap: the card's by default (fitted to the raster, see fit_patch_size), the user's if given."""
     m = card.input_multiple
-    if patch_size:
-        if patch_size % m:
-            raise InputError(f"The patch size must be a multiple of {m} for this model; {patch_size} is not.")
-        if patch_size > min(grid.width, grid.height):
-            raise InputError(
-                f"The patch size {patch_size} px is larger than the raster ({grid.width} x {grid.height} px "
-                f"at {grid.pixel_size:g} m); choose at most {(min(grid.width, grid.height) // m) * m}, "
-                "or leave it at 0 to fit it automatically.")
     ov = card.overlap if overlap is None or overlap < 0 else overlap
-    if patch_size:
-        patch = patch_size
-    else:
+    if not patch_size:
         patch = fit_patch_size(card.patch_size, grid.width, grid.height, m, ov)
+    elif patch_size % m:
+        raise InputError(f"The patch size must be a multiple of {m} for this model; {patch_size} is not.")
+    elif patch_size > min(grid.width, grid.height):
+        raise InputError(
+            f"The patch size {patch_size} px is larger than the raster ({grid.width} x {grid.height} px "
+            f"at {grid.pixel_size:g} m); choose at most {(min(grid.width, grid.height) // m) * m}, "
+            "or leave it at 0 to fit it automatically.")
+    else:
+        patch = patch_size
     ov = min(ov, patch // 2)
     return patch, ov
 
