@@ -171,7 +171,8 @@ class BandSetTraining:
         self.base_config = TrainConfig(bands=list(BUNDLED[name]), steps_per_epoch=args.steps, max_epochs=args.epochs,
                                        patience=args.patience, validation_places=VALIDATION_PLACES,
                                        device=args.device, max_minutes=args.base_minutes,
-                                       exclude_datasets=list(HUMAN_SETS), coarse_fraction=args.coarse_fraction)
+                                       exclude_datasets=list(HUMAN_SETS), coarse_fraction=args.coarse_fraction,
+                                       learning_rate=args.learning_rate)
         # scored and calibrated at the masking default (10 m); human.npz trains at 20 m like everything else
         self.sets = [s for s in (load_set(d, resolution_m=DEFAULT_MASK_RESOLUTION_M) for d in HUMAN_SETS)
                      if set(BUNDLED[name]) <= set(s.bands)]
@@ -326,6 +327,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--steps", type=int, default=100, help="base: steps per epoch")
     parser.add_argument("--epochs", type=int, default=30, help="base: epochs (the learning-rate schedule's length)")
     parser.add_argument("--patience", type=int, default=30, help="base: epochs without a better validation score")
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate,
+                        help="base: peak of the one-cycle schedule (lower it to continue a warm-started base gently)")
     parser.add_argument("--base-minutes", type=float, default=None, help="base: time budget (stops the schedule)")
     parser.add_argument("--ft-steps", type=int, default=50, help="fine-tuning: steps per epoch")
     parser.add_argument("--ft-epochs", type=int, default=4, help="fine-tuning: epochs")
