@@ -319,7 +319,7 @@ class BandSetTraining:
             (self.args.warm_start / self.name / "lodo_models.json").write_text(json.dumps(index, indent=2))
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("training_set", type=Path, help="synthetic and teacher scenes (prepare_training_data)")
     parser.add_argument("human_set", type=Path, help="the human-labelled scenes (prepare_training_data --human)")
@@ -346,7 +346,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", type=Path, default=MODELS_DIR)
     parser.add_argument("--workdir", type=Path, default=Path("out/training"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in args.only or BUNDLED:
         job = BandSetTraining(name, args)

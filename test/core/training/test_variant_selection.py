@@ -54,7 +54,6 @@ def test_false_alarms_count_what_a_model_calls_cloud_or_shadow_on_clear_scenes(c
 
 def test_a_set_left_out_of_fine_tuning_is_left_out_of_every_fold_and_the_final(monkeypatch, tmp_path, data_dir):
     """--fine-tune-without landsat: no fine-tune trains on it; the fold that scores a set still leaves that set out."""
-    import argparse
 
     from cloudfree.models import train_bundled
 
@@ -67,9 +66,9 @@ def test_a_set_left_out_of_fine_tuning_is_left_out_of_every_fold_and_the_final(m
 
     monkeypatch.setattr(train_bundled, "Trainer", Recording)
     monkeypatch.setattr(train_bundled.BandSetTraining, "_scenes", lambda self, with_human: [])
-    args = argparse.Namespace(workdir=tmp_path, steps=1, epochs=1, patience=1, base_minutes=None, device="cpu",
-                              warm_start=None, ft_steps=1, ft_epochs=1, fine_tune_without=["landsat"],
-                              training_set=None, human_set=None, coarse_fraction=0.0)
+    args = train_bundled.build_parser().parse_args(  # the script's own options, defaults included
+        ["scenes.npz", "human.npz", "--workdir", str(tmp_path), "--steps", "1", "--epochs", "1", "--patience", "1",
+         "--device", "cpu", "--ft-steps", "1", "--ft-epochs", "1", "--fine-tune-without", "landsat"])
     training = train_bundled.BandSetTraining("cloudfree_bgrn", args)
     base = {"mean": [0.0] * 4, "std": [1.0] * 4}
     for folder, exclude in (("fold_drivendata", ["drivendata"]), ("fold_landsat", ["landsat"]), ("final", [])):
